@@ -1,0 +1,24 @@
+# `make run` and `make test` do all setup on a fresh machine (Python 3.11+, venv).
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.deps-stamp
+
+.PHONY: run test lint deps
+
+$(STAMP): requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+deps: $(STAMP)
+
+run: $(STAMP)
+	$(PY) scheduler.py serve
+
+test: $(STAMP)
+	$(PY) -m ruff check scheduler_lib scheduler.py tests
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check scheduler_lib scheduler.py tests

@@ -1,0 +1,37 @@
+"""The Bottle application factory."""
+
+from __future__ import annotations
+
+import bottle
+
+from ..context import AppContext
+from .routes import home, sessions, users
+from .routing import Route, bottle_path, endpoint, render
+
+__all__ = ["ROUTE_MODULES", "all_routes", "create_app"]
+
+# Every resource's routes; the OpenAPI document is built from this same list.
+ROUTE_MODULES = (home, sessions, users)
+
+_FIXED_MESSAGES = {404: "Not found", 405: "Method not allowed", 413: "Request body too large",
+                   500: "Internal server error"}
+
+
+def all_routes() -> list[Route]:
+    return [route for module in ROUTE_MODULES for route in module.ROUTES]
+
+
+def _error_page(error: bottle.HTTPError) -> bytes:
+    """Bottle's own errors (unknown path, wrong method, crash) in the envelope."""
+    status = error.status_code
+    message = _FIXED_MESSAGES.get(status) or error.status_line.split(" ", 1)[-1]
+    return render(status, message)
+
+
+def create_app(ctx: AppContext) -> bottle.Bottle:
+    app = bottle.Bottle(catchall=True)
+    app.config["json.enable"] = False  # every route renders its own envelope
+    app.default_error_handler = _error_page
+    for route in all_routes():
+        app.route(bottle_path(route.path), route.method, endpoint(route, ctx))
+    return app

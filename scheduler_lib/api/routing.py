@@ -1,0 +1,205 @@
+"""The route table and the one wrapper every endpoint goes through.
+
+A ``Route`` declares method, path, who may call it, the JSON Schemas of its body
+and query, and its handler. ``endpoint`` turns it into a Bottle callback that
+enforces the body limit and content type, authenticates, validates, calls the
+handler with a ``Call`` and renders its ``Reply`` (or an ``ApiError``, or any
+unexpected exception) as the envelope. The OpenAPI document is generated from the
+same ``Route`` objects.
+
+Paths use OpenAPI syntax: ``{name}`` is a positive integer id, ``{name:uuid}`` a
+UUID-shaped string.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import bottle
+
+from ..context import AppContext
+from ..errors import ApiError, BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType
+from ..models import User
+from ..services.identity import Identity, authenticate
+from ..timeutil import iso_seconds, utcnow
+from .validation import PAGINATION, obj, parse_json, parse_query, validate_body, validator_for
+
+__all__ = ["Route", "Call", "Reply", "NO_DATA", "endpoint", "render", "bottle_path",
+           "openapi_path", "PATH_ID_PATTERN"]
+
+log = logging.getLogger("scheduler.api")
+
+NO_DATA = object()
+# Ids are positive and fit a signed 64-bit column; anything else is no route (404).
+PATH_ID_PATTERN = r"[1-9][0-9]{0,17}"
+_UUID_PATTERN = r"[0-9A-Za-z-]{1,64}"
+_PARAM = re.compile(r"\{(\w+)(?::(\w+))?\}")
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Callable[[Call], Reply]
+    summary: str
+    auth: str = "user"                       # "none", "user" or "superuser"
+    body: dict[str, Any] | None = None       # JSON Schema of the body; None: no body
+    query: dict[str, Any] | None = None      # properties of the accepted query parameters
+    paginated: bool = False                  # adds limit/offset and X-Total-Count
+    status: int = 200                        # status of a success
+    tag: str = ""
+    data: dict[str, Any] | None = None       # JSON Schema of the success ``data``
+    errors: tuple[int, ...] = ()             # error statuses worth documenting
+
+
+@dataclass
+class Call:
+    """One request as a handler sees it."""
+    ctx: AppContext
+    params: dict[str, Any]
+    query: dict[str, Any]
+    body: dict[str, Any]
+    identity: Identity | None
+    client_addr: str
+    headers: Any
+
+    @property
+    def user(self) -> User:
+        assert self.identity is not None, "route declared auth='none'"
+        return self.identity.user
+
+
+@dataclass
+class Reply:
+    message: str
+    data: Any = NO_DATA
+    status: int | None = None
+    total: int | None = None                 # X-Total-Count for lists
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def bottle_path(path: str) -> str:
+    def convert(match: re.Match[str]) -> str:
+        name, kind = match.group(1), match.group(2)
+        pattern = _UUID_PATTERN if kind == "uuid" else PATH_ID_PATTERN
+        return f"<{name}:re:{pattern}>"
+    return _PARAM.sub(convert, path)
+
+
+def openapi_path(path: str) -> str:
+    return _PARAM.sub(lambda m: "{" + m.group(1) + "}", path)
+
+
+def _path_params(path: str, url_args: dict[str, str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for match in _PARAM.finditer(path):
+        name, kind = match.group(1), match.group(2)
+        params[name] = url_args[name] if kind == "uuid" else int(url_args[name])
+    return params
+
+
+def render(status: int, message: str, data: Any = NO_DATA) -> bytes:
+    """The envelope of every response, as bytes; sets status and content type."""
+    path = bottle.request.environ.get("PATH_INFO", "/")
+    envelope: dict[str, Any] = {
+        "success": 200 <= status < 300,
+        "status": status,
+        "message": message,
+        "path": path,
+        "timestamp": iso_seconds(utcnow()),
+    }
+    if data is not NO_DATA:
+        envelope["data"] = data
+    bottle.response.status = status
+    bottle.response.content_type = "application/json"
+    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _read_body(max_bytes: int) -> bytes:
+    environ = bottle.request.environ
+    length_header = environ.get("CONTENT_LENGTH") or ""
+    stream = environ["wsgi.input"]
+    if length_header:
+        try:
+            length = int(length_header)
+        except ValueError:
+            raise BadRequest("Invalid Content-Length header") from None
+        if length > max_bytes:
+            raise PayloadTooLarge()
+        return stream.read(length) if length > 0 else b""
+    if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        raw = stream.read(max_bytes + 1)
+        if len(raw) > max_bytes:
+            raise PayloadTooLarge()
+        return raw
+    return b""
+
+
+def _parse_body(route: Route, raw: bytes, validator: Any) -> dict[str, Any]:
+    if not raw.strip():
+        value: Any = {}
+    else:
+        content_type = bottle.request.environ.get("CONTENT_TYPE", "")
+        if content_type.split(";", 1)[0].strip().lower() != "application/json":
+            raise UnsupportedMediaType()
+        value = parse_json(raw)
+    if validator is None:
+        if value != {}:
+            raise BadRequest("This endpoint takes no request body")
+        return {}
+    return validate_body(validator, value)
+
+
+def query_schema(route: Route) -> dict[str, Any] | None:
+    properties = dict(PAGINATION) if route.paginated else {}
+    properties.update(route.query or {})
+    return obj(properties) if properties else None
+
+
+def endpoint(route: Route, ctx: AppContext) -> Callable[..., bytes]:
+    """The Bottle callback for ``route``."""
+    body_validator = validator_for(route.body) if route.body is not None else None
+    query = query_schema(route)
+    query_validator = validator_for(query) if query else None
+    max_body = ctx.settings.server.max_body_bytes
+
+    def callback(**url_args: str) -> bytes:
+        request = bottle.request
+        environ = request.environ
+        try:
+            raw = _read_body(max_body)
+            identity = None
+            if route.auth != "none":
+                identity = authenticate(ctx, environ.get("HTTP_AUTHORIZATION"),
+                                        environ.get("HTTP_X_API_KEY"))
+                if route.auth == "superuser" and not identity.user.is_superuser:
+                    raise Forbidden("Superuser access required")
+            call = Call(
+                ctx=ctx,
+                params=_path_params(route.path, url_args),
+                query=parse_query(query_validator, request.query) if query_validator else {},
+                body=_parse_body(route, raw, body_validator),
+                identity=identity,
+                client_addr=environ.get("REMOTE_ADDR", ""),
+                headers=request.headers,
+            )
+            reply = route.handler(call)
+        except ApiError as exc:
+            for name, value in exc.headers.items():
+                bottle.response.set_header(name, value)
+            return render(exc.status, exc.message)
+        except Exception:
+            log.exception("unhandled error in %s %s", route.method, route.path)
+            return render(500, "Internal server error")
+        for name, value in reply.headers.items():
+            bottle.response.set_header(name, value)
+        if reply.total is not None:
+            bottle.response.set_header("X-Total-Count", str(reply.total))
+        return render(reply.status or route.status, reply.message, reply.data)
+
+    return callback

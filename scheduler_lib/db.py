@@ -1,0 +1,92 @@
+"""Database binding: one Peewee database per process, SQLite or PostgreSQL.
+
+Models bind to ``database`` (a proxy); ``open_database`` points it at the URL from
+the configuration. ``exclusive()`` is the one way to run a critical section that
+must not interleave with other processes (migrations, bootstrap): on SQLite it is a
+``BEGIN IMMEDIATE`` transaction, on PostgreSQL a transaction holding an advisory
+lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from urllib.parse import unquote, urlparse
+
+import peewee
+
+from .errors import ConfigError
+
+__all__ = ["database", "open_database", "is_postgres", "exclusive", "describe_url"]
+
+database = peewee.DatabaseProxy()
+
+# Any constant shared by every node; names the advisory lock for schema work.
+_ADVISORY_LOCK_KEY = 0x5C4ED01E
+
+
+def _sqlite(url: str) -> peewee.SqliteDatabase:
+    path = url[len("sqlite:///"):]
+    if not path:
+        raise ConfigError(f"database.url: no file name in {url!r}")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise ConfigError(f"database.url: directory {directory} does not exist")
+    return peewee.SqliteDatabase(
+        path,
+        pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 15000,
+                 "synchronous": "normal"},
+        # Writers take the lock when the transaction starts, so two transactions
+        # never deadlock upgrading a read lock; busy_timeout queues them instead.
+        lock_type="IMMEDIATE",
+        check_same_thread=False,
+    )
+
+
+def _postgres(url: str) -> peewee.PostgresqlDatabase:
+    parsed = urlparse(url)
+    name = unquote(parsed.path.lstrip("/"))
+    if not name:
+        raise ConfigError(f"database.url: no database name in {describe_url(url)!r}")
+    params = {"host": parsed.hostname or "127.0.0.1", "port": parsed.port or 5432}
+    if parsed.username:
+        params["user"] = unquote(parsed.username)
+    if parsed.password:
+        params["password"] = unquote(parsed.password)
+    return peewee.PostgresqlDatabase(name, autorollback=True, **params)
+
+
+def describe_url(url: str) -> str:
+    """The URL with any password masked, for logs and messages."""
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@", 1)
+    return url
+
+
+def open_database(url: str) -> peewee.Database:
+    """Create the database for ``url`` and bind the models' proxy to it."""
+    if url.startswith("sqlite:///"):
+        db = _sqlite(url)
+    elif url.startswith(("postgresql://", "postgres://")):
+        db = _postgres(url)
+    else:
+        raise ConfigError(f"database.url: unsupported URL {describe_url(url)!r} "
+                          "(use sqlite:///file.db or postgresql://…)")
+    database.initialize(db)
+    return db
+
+
+def is_postgres(db: peewee.Database | None = None) -> bool:
+    target = db or database.obj
+    return isinstance(target, peewee.PostgresqlDatabase)
+
+
+@contextlib.contextmanager
+def exclusive() -> Iterator[None]:
+    """A transaction that no other process runs at the same time."""
+    with database.atomic():
+        if is_postgres():
+            database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_ADVISORY_LOCK_KEY,))
+        yield

@@ -1,0 +1,296 @@
+"""Peewee models (one per table of ``migrations``) and their JSON shapes.
+
+Times are naive UTC datetimes; ``to_json`` methods render them with ``iso``. The
+schema itself is owned by ``migrations``: these classes only map it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import peewee
+
+from .db import database
+from .timeutil import iso
+
+__all__ = [
+    "BaseModel", "AppSetting", "User", "RefreshToken", "RevokedToken", "ApiKey",
+    "Schedule", "HeaderPreset", "Job", "JobMember", "JobResult", "ALL_MODELS",
+]
+
+
+class JSONField(peewee.TextField):
+    """A JSON value kept as its text."""
+
+    def db_value(self, value: Any) -> str | None:
+        return None if value is None else json.dumps(value, separators=(",", ":"))
+
+    def python_value(self, value: str | None) -> Any:
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class AppSetting(BaseModel):
+    key = peewee.CharField(primary_key=True)
+    value = peewee.TextField()
+
+    class Meta:
+        table_name = "app_settings"
+
+
+class User(BaseModel):
+    id = peewee.BigAutoField()
+    username = peewee.CharField()
+    email = peewee.CharField()
+    password_hash = peewee.CharField()
+    is_superuser = peewee.BooleanField(default=False)
+    token_version = peewee.IntegerField(default=0)
+    created_at = peewee.DateTimeField()
+    updated_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "users"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "username": self.username,
+            "email": self.email,
+            "is_superuser": self.is_superuser,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+
+    def __repr__(self) -> str:  # never shows the hash
+        return f"<User {self.id} {self.username}>"
+
+
+class RefreshToken(BaseModel):
+    jti = peewee.CharField(primary_key=True)
+    user = peewee.ForeignKeyField(User, column_name="user_id", on_delete="CASCADE")
+    family_id = peewee.CharField()
+    expires_at = peewee.DateTimeField()
+    revoked_at = peewee.DateTimeField(null=True)
+    created_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "refresh_tokens"
+
+
+class RevokedToken(BaseModel):
+    jti = peewee.CharField(primary_key=True)
+    expires_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "revoked_tokens"
+
+
+class ApiKey(BaseModel):
+    id = peewee.BigAutoField()
+    user = peewee.ForeignKeyField(User, column_name="user_id", on_delete="CASCADE")
+    name = peewee.CharField()
+    description = peewee.TextField(default="")
+    prefix = peewee.CharField()
+    key_hash = peewee.CharField(unique=True)
+    expires_at = peewee.DateTimeField(null=True)
+    last_used_at = peewee.DateTimeField(null=True)
+    created_at = peewee.DateTimeField()
+    updated_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "api_keys"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "user_id": self.user_id,
+            "name": self.name,
+            "description": self.description,
+            "prefix": self.prefix,
+            "expires_at": iso(self.expires_at),
+            "last_used_at": iso(self.last_used_at),
+            "created_at": iso(self.created_at),
+        }
+
+
+class Schedule(BaseModel):
+    id = peewee.BigAutoField()
+    user = peewee.ForeignKeyField(User, column_name="user_id", on_delete="CASCADE")
+    name = peewee.CharField()
+    is_repeat = peewee.BooleanField(default=True)
+    type = peewee.CharField()
+    value = peewee.BigIntegerField(null=True)
+    cron = peewee.CharField(null=True)
+    timezone = peewee.CharField(default="UTC")
+    created_at = peewee.DateTimeField()
+    updated_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "schedules"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "user_id": self.user_id,
+            "name": self.name,
+            "is_repeat": self.is_repeat,
+            "type": self.type,
+            "value": self.value,
+            "cron": self.cron,
+            "timezone": self.timezone,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+
+
+class HeaderPreset(BaseModel):
+    id = peewee.BigAutoField()
+    user = peewee.ForeignKeyField(User, column_name="user_id", on_delete="CASCADE")
+    name = peewee.CharField()
+    headers = JSONField()
+    created_at = peewee.DateTimeField()
+    updated_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "header_presets"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "user_id": self.user_id,
+            "name": self.name,
+            "headers": self.headers,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+
+
+class Job(BaseModel):
+    id = peewee.BigAutoField()
+    name = peewee.CharField()
+    type = peewee.CharField(default="rest")
+    endpoint = peewee.TextField()
+    method = peewee.CharField(default="get")
+    topic = peewee.TextField(null=True)
+    payload = peewee.TextField(null=True)
+    description = peewee.TextField(default="")
+    execute = peewee.ForeignKeyField(Schedule, column_name="execute_id", on_delete="RESTRICT")
+    header = peewee.ForeignKeyField(HeaderPreset, column_name="header_id", null=True,
+                                    on_delete="SET NULL")
+    is_active = peewee.BooleanField(default=True)
+    job_id = peewee.CharField()
+    next_run_at = peewee.DateTimeField(null=True)
+    last_run_at = peewee.DateTimeField(null=True)
+    last_status = peewee.CharField(null=True)
+    timeout_seconds = peewee.IntegerField(default=10)
+    max_attempts = peewee.IntegerField(default=1)
+    retry_backoff_seconds = peewee.IntegerField(default=5)
+    expected_status = JSONField(default=lambda: ["2xx"])
+    created_at = peewee.DateTimeField()
+    updated_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "jobs"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "type": self.type,
+            "endpoint": self.endpoint,
+            "method": self.method,
+            "topic": self.topic,
+            "payload": self.payload,
+            "description": self.description,
+            "execute_id": self.execute_id,
+            "header_id": self.header_id,
+            "is_active": self.is_active,
+            "job_id": self.job_id,
+            "next_run_at": iso(self.next_run_at),
+            "last_run_at": iso(self.last_run_at),
+            "last_status": self.last_status,
+            "timeout_seconds": self.timeout_seconds,
+            "max_attempts": self.max_attempts,
+            "retry_backoff_seconds": self.retry_backoff_seconds,
+            "expected_status": self.expected_status,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+
+
+class JobMember(BaseModel):
+    fetch = peewee.ForeignKeyField(Job, column_name="fetch_id", on_delete="CASCADE")
+    user = peewee.ForeignKeyField(User, column_name="user_id", on_delete="CASCADE")
+    role = peewee.CharField()
+    created_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "job_members"
+        primary_key = peewee.CompositeKey("fetch", "user")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "fetch_id": self.fetch_id,
+            "user_id": self.user_id,
+            "role": self.role,
+            "created_at": iso(self.created_at),
+        }
+
+
+class JobResult(BaseModel):
+    id = peewee.BigAutoField()
+    fetch = peewee.ForeignKeyField(Job, column_name="fetch_id", on_delete="CASCADE")
+    job_id = peewee.CharField(null=True)
+    name = peewee.CharField()
+    status_code = peewee.IntegerField(null=True)
+    response = peewee.TextField(null=True)
+    response_headers = JSONField(default=dict)
+    response_truncated = peewee.BooleanField(default=False)
+    error = peewee.TextField(null=True)
+    success = peewee.BooleanField(default=False)
+    attempt = peewee.IntegerField(default=1)
+    scheduled_at = peewee.DateTimeField(null=True)
+    started_at = peewee.DateTimeField(null=True)
+    finished_at = peewee.DateTimeField(null=True)
+    duration_ms = peewee.IntegerField(null=True)
+    created_at = peewee.DateTimeField()
+    updated_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "job_results"
+
+    def to_json(self) -> dict[str, Any]:
+        response: Any = self.response
+        if response is not None:
+            try:
+                response = json.loads(response)
+            except ValueError:
+                pass  # not JSON: shown as the text it is
+        return {
+            "id": self.id,
+            "fetch_id": self.fetch_id,
+            "job_id": self.job_id,
+            "name": self.name,
+            "status_code": self.status_code,
+            "response": response,
+            "response_headers": self.response_headers or {},
+            "response_truncated": self.response_truncated,
+            "error": self.error,
+            "success": self.success,
+            "attempt": self.attempt,
+            "scheduled_at": iso(self.scheduled_at),
+            "started_at": iso(self.started_at),
+            "duration_ms": self.duration_ms,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+
+
+ALL_MODELS = (AppSetting, User, RefreshToken, RevokedToken, ApiKey, Schedule,
+              HeaderPreset, Job, JobMember, JobResult)

@@ -1,0 +1,74 @@
+"""One running instance: the HTTP server (Cheroot) and, later, the engine.
+
+``Instance.start()`` binds and serves in a background thread and returns, which is
+what tests and ``serve`` both use; ``run_until_signalled`` adds SIGTERM/SIGINT
+handling and a graceful stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from cheroot import wsgi
+
+from . import __version__
+from .api.app import create_app
+from .config import Settings
+from .db import database, describe_url, open_database
+from .services.setup import prepare
+
+__all__ = ["Instance"]
+
+log = logging.getLogger("scheduler.server")
+
+
+class Instance:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        open_database(settings.database.url)
+        self.ctx, self.bootstrap = prepare(settings)
+        self.app = create_app(self.ctx)
+        self.http = wsgi.Server(
+            (settings.server.host, settings.server.port), self.app,
+            numthreads=settings.server.threads, server_name=f"scheduler/{__version__}")
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self.http.bind_addr[1]
+
+    def start(self) -> None:
+        """Bind, then serve in a background thread."""
+        self.http.prepare()
+        self._thread = threading.Thread(target=self.http.serve, name="http", daemon=True)
+        self._thread.start()
+        log.info("serving on http://%s:%d (database %s)", self.settings.server.host, self.port,
+                 describe_url(self.settings.database.url))
+
+    def stop(self) -> None:
+        """Stop accepting requests, finish the ones in progress, close the database."""
+        self.http.stop()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        database.close()
+        log.info("stopped")
+
+    def run_until_signalled(self) -> None:
+        stop = threading.Event()
+
+        def on_signal(signum: int, _frame: object) -> None:
+            log.info("received %s, shutting down", signal.Signals(signum).name)
+            stop.set()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.start()
+            while not stop.wait(1.0):
+                if self._thread is not None and not self._thread.is_alive():
+                    raise RuntimeError("the HTTP server stopped unexpectedly")
+        finally:
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

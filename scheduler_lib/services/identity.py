@@ -1,0 +1,62 @@
+"""Who is calling: turn an Authorization or X-API-Key header into a user."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from .. import auth
+from ..context import AppContext
+from ..errors import Unauthorized
+from ..models import ApiKey, RevokedToken, User
+from ..timeutil import utcnow
+
+__all__ = ["Identity", "authenticate", "LAST_USED_RESOLUTION"]
+
+# last_used_at is written at most this often per key, so that a busy key does not
+# turn every read into a database write.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Identity:
+    user: User
+    claims: dict[str, Any] | None = None  # the access token's claims (JWT callers)
+    api_key: ApiKey | None = None         # the key used (API key callers)
+
+
+def _from_bearer(ctx: AppContext, header: str) -> Identity:
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Invalid Authorization header")
+    claims = auth.decode_token(ctx.jwt_secret, token.strip(), "access")
+    user = User.get_or_none(User.id == int(claims["sub"]))
+    if user is None or claims.get("ver") != user.token_version:
+        raise Unauthorized("Invalid token")
+    if RevokedToken.get_or_none(RevokedToken.jti == claims["jti"]) is not None:
+        raise Unauthorized("Token has been revoked")
+    return Identity(user=user, claims=claims)
+
+
+def _from_api_key(key: str) -> Identity:
+    row = (ApiKey.select(ApiKey, User).join(User)
+           .where(ApiKey.key_hash == auth.hash_api_key(key.strip())).first())
+    if row is None:
+        raise Unauthorized("Invalid API Key")
+    now = utcnow()
+    if row.expires_at is not None and row.expires_at <= now:
+        raise Unauthorized("Expired API Key!")
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        ApiKey.update(last_used_at=now).where(ApiKey.id == row.id).execute()
+        row.last_used_at = now
+    return Identity(user=row.user, api_key=row)
+
+
+def authenticate(ctx: AppContext, authorization: str | None, api_key: str | None) -> Identity:
+    """The caller's identity; Authorization wins when both headers are sent."""
+    if authorization:
+        return _from_bearer(ctx, authorization)
+    if api_key:
+        return _from_api_key(api_key)
+    raise Unauthorized("Missing Authorization or x-api-key header")
