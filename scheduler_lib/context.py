@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Protocol
 
 from .config import Settings
 
-__all__ = ["AppContext"]
+__all__ = ["AppContext", "EngineHandle"]
 
 
-def _nothing() -> None:
-    return None
+class EngineHandle(Protocol):
+    """What the API and services may ask of the scheduling engine."""
+
+    last_tick: float | None   # time.monotonic() of the dispatcher's last loop pass
+
+    def wake(self) -> None:
+        """Jobs or schedules changed: re-read the earliest due time now."""
 
 
 @dataclass
@@ -21,6 +26,10 @@ class AppContext:
     # A bcrypt hash checked when a login names no user, so that both answers take
     # about the same time.
     dummy_password_hash: str
-    # Called after jobs or schedules change so the engine re-reads the next due
-    # time at once; the engine replaces it when it starts.
-    jobs_changed: Callable[[], None] = field(default=_nothing)
+    # The running engine, when this process runs one (set by server.Instance).
+    engine: EngineHandle | None = None
+
+    def jobs_changed(self) -> None:
+        """Tell the engine (if any) that jobs or schedules changed."""
+        if self.engine is not None:
+            self.engine.wake()

@@ -1,0 +1,24 @@
+"""Prometheus metrics of the process (prometheus-client's default registry).
+
+The API records requests; the engine records runs. ``GET /metrics`` exposes them.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+__all__ = ["REQUESTS", "REQUEST_LATENCY", "RUNS", "RUN_LATENESS", "RUNS_IN_FLIGHT",
+           "RUNS_WAITING", "ACTIVE_JOBS"]
+
+REQUESTS = Counter("scheduler_http_requests_total", "HTTP requests by route and status.",
+                   ["method", "route", "status"])
+REQUEST_LATENCY = Histogram(
+    "scheduler_http_request_duration_seconds", "HTTP request latency.", ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+RUNS = Counter("scheduler_job_runs_total", "Job run attempts by outcome.", ["outcome"])
+RUN_LATENESS = Histogram(
+    "scheduler_job_run_lateness_seconds", "started_at - scheduled_at of job runs.",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 60))
+RUNS_IN_FLIGHT = Gauge("scheduler_job_runs_in_flight", "Job runs executing now.")
+RUNS_WAITING = Gauge("scheduler_job_runs_waiting", "Runs that are due but wait for a worker.")
+ACTIVE_JOBS = Gauge("scheduler_active_jobs", "Jobs that are active.")
