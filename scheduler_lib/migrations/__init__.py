@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from .. import db
 from ..timeutil import utcnow
-from . import m0001_initial
+from . import m0001_initial, m0030_login_throttle
 
 __all__ = ["MIGRATIONS", "migrate", "pending"]
 
-MIGRATIONS = (m0001_initial,)
+MIGRATIONS = (m0001_initial, m0030_login_throttle)
 
 _PK = {"sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT", "postgres": "BIGSERIAL PRIMARY KEY"}
 

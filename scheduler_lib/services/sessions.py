@@ -14,6 +14,7 @@ from ..db import database
 from ..errors import Unauthorized
 from ..models import RefreshToken, RevokedToken, User
 from ..timeutil import from_epoch, utcnow
+from . import throttle
 
 __all__ = ["login", "refresh", "logout", "revoke_all_refresh_tokens", "find_user"]
 
@@ -40,15 +41,25 @@ def _issue_pair(ctx: AppContext, user: User, family_id: str) -> dict[str, str]:
     return {"access_token": access, "refresh_token": refresh_token}
 
 
-def login(ctx: AppContext, identifier: str, password: str) -> dict[str, str]:
-    """A new token pair (a new refresh family), or Unauthorized."""
+def login(ctx: AppContext, identifier: str, password: str,
+          client_addr: str = "") -> dict[str, str]:
+    """A new token pair (a new refresh family), or Unauthorized.
+
+    TooManyRequests while ``identifier`` or ``client_addr`` is throttled (checked
+    before the password, so even the right one is refused then).
+    """
+    throttle.check(ctx.settings, identifier, client_addr)
     user = find_user(identifier)
     # Check a password either way so unknown users and wrong passwords take as long.
     if user is None:
         auth.check_password(password, ctx.dummy_password_hash)
+        ok = False
+    else:
+        ok = auth.check_password(password, user.password_hash)
+    if not ok:
+        throttle.record_failure(ctx.settings, identifier, client_addr)
         raise Unauthorized("Invalid identifier or password")
-    if not auth.check_password(password, user.password_hash):
-        raise Unauthorized("Invalid identifier or password")
+    throttle.clear(identifier, client_addr)
     return _issue_pair(ctx, user, uuid.uuid4().hex)
 
 

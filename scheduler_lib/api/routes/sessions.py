@@ -11,7 +11,8 @@ _REFRESH_BODY = obj({"refresh_token": {"type": "string", "minLength": 1}}, ("ref
 
 
 def login(call: Call) -> Reply:
-    pair = sessions.login(call.ctx, call.body["identifier"], call.body["password"])
+    pair = sessions.login(call.ctx, call.body["identifier"], call.body["password"],
+                          call.client_addr)
     return Reply("Login success!", pair)
 
 
