@@ -7,6 +7,11 @@ handler with a ``Call`` and renders its ``Reply`` (or an ``ApiError``, or any
 unexpected exception) as the envelope. The OpenAPI document is generated from the
 same ``Route`` objects.
 
+Every request, routed or not, gets a request id (``X-Request-ID``: the client's if
+it is sane, else a new one), one access-log line and its request metrics, labelled
+by route template, never by raw path: ``start_request``/``finish_request`` are the
+app's before/after hooks.
+
 Paths use OpenAPI syntax: ``{name}`` is a positive integer id, ``{name:uuid}`` a
 UUID-shaped string.
 """
@@ -16,6 +21,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,15 +31,26 @@ import bottle
 
 from ..context import AppContext
 from ..errors import ApiError, BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType
+from ..metrics import REQUEST_LATENCY, REQUESTS
 from ..models import User
 from ..services.identity import Identity, authenticate
 from ..timeutil import iso_seconds, utcnow
 from .validation import PAGINATION, obj, parse_json, parse_query, validate_body, validator_for
 
 __all__ = ["Route", "Call", "Reply", "NO_DATA", "endpoint", "render", "bottle_path",
-           "openapi_path", "PATH_ID_PATTERN"]
+           "openapi_path", "PATH_ID_PATTERN", "start_request", "finish_request",
+           "request_id", "UNMATCHED_ROUTE"]
 
 log = logging.getLogger("scheduler.api")
+access_log = logging.getLogger("scheduler.access")
+
+# Route label of requests that matched no route (404, 405): a constant, so that
+# scanners probing random paths cannot blow up the metrics' cardinality.
+UNMATCHED_ROUTE = "(unmatched)"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# Keys of the per-request state kept in the WSGI environ.
+_STARTED, _RID, _ROUTE, _USER = ("scheduler.started", "scheduler.request_id",
+                                 "scheduler.route", "scheduler.user_id")
 
 NO_DATA = object()
 # Ids are positive and fit a signed 64-bit column; anything else is no route (404).
@@ -55,6 +73,10 @@ class Route:
     tag: str = ""
     data: dict[str, Any] | None = None       # JSON Schema of the success ``data``
     errors: tuple[int, ...] = ()             # error statuses worth documenting
+    # The success body is ``Reply.raw`` of this media type instead of the envelope.
+    media_type: str | None = None
+    # A boolean setting that, when true, makes the route superuser-only.
+    auth_option: str | None = None
 
 
 @dataclass
@@ -81,6 +103,7 @@ class Reply:
     status: int | None = None
     total: int | None = None                 # X-Total-Count for lists
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None                 # the body itself (routes with a media_type)
 
 
 def bottle_path(path: str) -> str:
@@ -161,23 +184,69 @@ def query_schema(route: Route) -> dict[str, Any] | None:
     return obj(properties) if properties else None
 
 
+def request_id() -> str:
+    """The id of the request being served."""
+    return bottle.request.environ.get(_RID, "")
+
+
+def start_request() -> None:
+    """Before any routing: note the start time and settle the request id."""
+    environ = bottle.request.environ
+    environ[_STARTED] = time.perf_counter()
+    sent = environ.get("HTTP_X_REQUEST_ID", "")
+    rid = sent if _REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+    environ[_RID] = rid
+    bottle.response.set_header("X-Request-ID", rid)
+
+
+def finish_request() -> None:
+    """After the handler: count, time and log the request (never headers or bodies)."""
+    environ = bottle.request.environ
+    started = environ.get(_STARTED)
+    if started is None:
+        return
+    duration = time.perf_counter() - started
+    method = environ.get("REQUEST_METHOD", "")
+    route = environ.get(_ROUTE, UNMATCHED_ROUTE)
+    status = bottle.response.status_code
+    REQUESTS.labels(method, route, str(status)).inc()
+    REQUEST_LATENCY.labels(method, route).observe(duration)
+    if access_log.isEnabledFor(logging.INFO):
+        path = environ.get("PATH_INFO", "/")
+        rid = environ.get(_RID, "")
+        user_id = environ.get(_USER)
+        duration_ms = round(duration * 1000, 2)
+        access_log.info(
+            "%s %s %d %.2fms request_id=%s user_id=%s", method, path, status, duration_ms,
+            rid, "-" if user_id is None else user_id,
+            extra={"fields": {"method": method, "path": path, "route": route,
+                              "status": status, "duration_ms": duration_ms,
+                              "request_id": rid, "user_id": user_id,
+                              "client": environ.get("REMOTE_ADDR", "")}})
+
+
 def endpoint(route: Route, ctx: AppContext) -> Callable[..., bytes]:
     """The Bottle callback for ``route``."""
     body_validator = validator_for(route.body) if route.body is not None else None
     query = query_schema(route)
     query_validator = validator_for(query) if query else None
     max_body = ctx.settings.server.max_body_bytes
+    auth = route.auth
+    if route.auth_option and ctx.settings[route.auth_option]:
+        auth = "superuser"
 
     def callback(**url_args: str) -> bytes:
         request = bottle.request
         environ = request.environ
+        environ[_ROUTE] = route.path
         try:
             raw = _read_body(max_body)
             identity = None
-            if route.auth != "none":
+            if auth != "none":
                 identity = authenticate(ctx, environ.get("HTTP_AUTHORIZATION"),
                                         environ.get("HTTP_X_API_KEY"))
-                if route.auth == "superuser" and not identity.user.is_superuser:
+                environ[_USER] = identity.user.id
+                if auth == "superuser" and not identity.user.is_superuser:
                     raise Forbidden("Superuser access required")
             call = Call(
                 ctx=ctx,
@@ -198,6 +267,10 @@ def endpoint(route: Route, ctx: AppContext) -> Callable[..., bytes]:
             return render(500, "Internal server error")
         for name, value in reply.headers.items():
             bottle.response.set_header(name, value)
+        if reply.raw is not None:
+            bottle.response.status = reply.status or route.status
+            bottle.response.content_type = route.media_type or "application/octet-stream"
+            return reply.raw
         if reply.total is not None:
             bottle.response.set_header("X-Total-Count", str(reply.total))
         return render(reply.status or route.status, reply.message, reply.data)
