@@ -1,8 +1,14 @@
-"""Shared fixtures: a real scheduler (Cheroot on a free port, SQLite file) and a client.
+"""Shared fixtures: a real scheduler (Cheroot on a free port, SQLite or PostgreSQL) and a client.
 
-``server`` starts a fresh instance per test on its own database file; ``start_server``
+``server`` starts a fresh instance per test on its own empty database; ``start_server``
 takes setting overrides (``auth__access_ttl_seconds=1``). Only one instance runs in
 the test process at a time (the models bind one database per process).
+
+Every test that uses ``server``/``start_server`` (or ``database_url``) runs once per
+backend: ``test_x[sqlite]`` on a fresh SQLite file, ``test_x[postgres]`` on the
+session's PostgreSQL database emptied before the test (see ``backends.py``).
+``@pytest.mark.backends("sqlite")`` keeps a test (or a module, via ``pytestmark``)
+on the listed backends only; ``server.backend`` says which one a test runs on.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Any
 
 import pytest
 import urllib3
+from backends import PostgresCluster, selected_backends, session_database
 
 from scheduler_lib.config import load_settings
 from scheduler_lib.server import Instance
@@ -95,12 +102,13 @@ class Person:
 
 
 class RunningServer:
-    def __init__(self, instance: Instance, db_path: str):
+    def __init__(self, instance: Instance, db_path: str | None):
         self.instance = instance
-        self.db_path = db_path
+        self.db_path = db_path  # the SQLite file; None on PostgreSQL
+        self.backend = "sqlite" if db_path else "postgres"
         self.url = f"http://127.0.0.1:{instance.port}"
         self.api = Client(self.url)
-        self.admin = self.login_as("admin", ADMIN_PASSWORD)
+        self.admin = self.login_as("admin", instance.settings.bootstrap.password)
 
     @property
     def settings(self):
@@ -143,14 +151,65 @@ def instance_settings(db_path: str, **overrides: Any):
     return load_settings(None, flags, environ={})
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "backends(*names): run the test only on these database backends "
+        "(sqlite, postgres) instead of all")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize every test that needs a database over the backends."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("backends")
+    names = [n for n in selected_backends() if marker is None or n in marker.args]
+    params = [pytest.param(n, marks=pytest.mark.postgres) if n == "postgres" else n
+              for n in names]
+    metafunc.parametrize("backend", params, indirect=True)
+
+
 @pytest.fixture
-def start_server(tmp_path) -> Iterator[Callable[..., RunningServer]]:
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database backend of this test: "sqlite" or "postgres"."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """The PostgreSQL server (skips, or fails in CI, when unreachable)."""
+    cluster = PostgresCluster.connect()
+    cluster.drop_abandoned()
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_session_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
+    """The URL of this session's PostgreSQL database (schema kept between tests)."""
+    yield from session_database(postgres_cluster)
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path, request: pytest.FixtureRequest) -> str:
+    """An empty database of this test's backend (a schema may already be there)."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'scheduler.db'}"
+    url = request.getfixturevalue("postgres_session_url")
+    PostgresCluster.empty_tables(url)
+    return url
+
+
+@pytest.fixture
+def start_server(tmp_path, database_url: str) -> Iterator[Callable[..., RunningServer]]:
     started: list[Instance] = []
 
     def start(**overrides: Any) -> RunningServer:
         assert not started, "one instance per test"
         db_path = str(tmp_path / "scheduler.db")
-        instance = Instance(instance_settings(db_path, **overrides))
+        if not database_url.startswith("sqlite:"):
+            overrides.setdefault("database__url", database_url)
+            db_path = None
+        instance = Instance(instance_settings(db_path or "", **overrides))
         instance.start()
         started.append(instance)
         return RunningServer(instance, db_path)
