@@ -5,13 +5,13 @@ from __future__ import annotations
 import bottle
 
 from ..context import AppContext
-from .routes import home, sessions, users
+from .routes import apikeys, home, sessions, users
 from .routing import Route, bottle_path, endpoint, render
 
 __all__ = ["ROUTE_MODULES", "all_routes", "create_app"]
 
 # Every resource's routes; the OpenAPI document is built from this same list.
-ROUTE_MODULES = (home, sessions, users)
+ROUTE_MODULES = (home, sessions, users, apikeys)
 
 _FIXED_MESSAGES = {404: "Not found", 405: "Method not allowed", 413: "Request body too large",
                    500: "Internal server error"}
