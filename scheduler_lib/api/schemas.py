@@ -28,3 +28,76 @@ TOKEN_PAIR = {
 
 def list_of(item: dict) -> dict:
     return {"type": "array", "items": item}
+
+
+_ID = {"type": "integer"}
+_NULLABLE_ID = {"type": ["integer", "null"]}
+_STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
+
+SCHEDULE = {
+    "type": "object",
+    "properties": {
+        "id": _ID, "user_id": _ID, "name": {"type": "string"}, "is_repeat": {"type": "boolean"},
+        "type": {"enum": ["seconds", "minutes", "hours", "days", "cron"]},
+        "value": _NULLABLE_ID, "cron": {"type": ["string", "null"]},
+        "timezone": {"type": "string"}, "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
+    },
+    "required": ["id", "user_id", "name", "is_repeat", "type", "value", "cron", "timezone",
+                 "created_at", "updated_at"],
+}
+
+HEADER_PRESET = {
+    "type": "object",
+    "properties": {
+        "id": _ID, "user_id": _ID, "name": {"type": "string"}, "headers": _STRING_MAP,
+        "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
+    },
+    "required": ["id", "user_id", "name", "headers", "created_at", "updated_at"],
+}
+
+JOB = {
+    "type": "object",
+    "properties": {
+        "id": _ID, "name": {"type": "string"}, "type": {"enum": ["rest", "websocket"]},
+        "endpoint": {"type": "string"}, "method": {"type": "string"},
+        "topic": {"type": ["string", "null"]},
+        "payload": {"type": ["string", "null"],
+                    "description": "As sent, or the JSON text of a non-string value."},
+        "description": {"type": "string"}, "execute_id": _ID, "header_id": _NULLABLE_ID,
+        "is_active": {"type": "boolean"},
+        "job_id": {"type": "string", "format": "uuid",
+                   "description": "Names the job's next scheduled run."},
+        "next_run_at": NULLABLE_TIMESTAMP, "last_run_at": NULLABLE_TIMESTAMP,
+        "last_status": {"enum": ["success", "failure", None]},
+        "timeout_seconds": _ID, "max_attempts": _ID, "retry_backoff_seconds": _ID,
+        "expected_status": {"type": "array", "items": {"type": ["integer", "string"]}},
+        "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
+    },
+    "required": ["id", "name", "type", "endpoint", "method", "topic", "payload", "description",
+                 "execute_id", "header_id", "is_active", "job_id", "next_run_at",
+                 "last_run_at", "last_status", "timeout_seconds", "max_attempts",
+                 "retry_backoff_seconds", "expected_status", "created_at", "updated_at"],
+}
+
+MEMBER = {
+    "type": "object",
+    "properties": {"fetch_id": _ID, "user_id": _ID,
+                   "role": {"enum": ["owner", "editor", "viewer"]}, "created_at": TIMESTAMP},
+    "required": ["fetch_id", "user_id", "role", "created_at"],
+}
+
+RESULT = {
+    "type": "object",
+    "properties": {
+        "id": _ID, "fetch_id": _ID, "job_id": {"type": ["string", "null"]},
+        "name": {"type": "string"}, "status_code": _NULLABLE_ID,
+        "response": {"description": "The body: parsed JSON when it parses, else text."},
+        "response_headers": _STRING_MAP, "response_truncated": {"type": "boolean"},
+        "error": {"type": ["string", "null"]}, "success": {"type": "boolean"},
+        "attempt": _ID, "scheduled_at": NULLABLE_TIMESTAMP, "started_at": NULLABLE_TIMESTAMP,
+        "duration_ms": _NULLABLE_ID, "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
+    },
+    "required": ["id", "fetch_id", "job_id", "name", "status_code", "response",
+                 "response_headers", "response_truncated", "error", "success", "attempt",
+                 "scheduled_at", "started_at", "duration_ms", "created_at", "updated_at"],
+}

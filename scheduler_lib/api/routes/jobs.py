@@ -1,0 +1,78 @@
+"""/fetch: jobs (`GET /fetch/{job_id}/job` finds one by its current run id)."""
+
+from __future__ import annotations
+
+from ...services import jobs
+from ...services.jobs import JOB_TYPES, STATUS_CLASSES
+from .. import schemas
+from ..routing import Call, Reply, Route
+from ..validation import obj
+
+_STATUS = {"anyOf": [{"type": "integer", "minimum": 100, "maximum": 599},
+                     {"enum": list(STATUS_CLASSES)}],
+           "x-error": 'must be a status code 100-599 or one of "1xx"…"5xx"'}
+_FIELDS = {
+    "name": {"type": "string", "minLength": 1, "maxLength": 200},
+    "type": {"enum": list(JOB_TYPES)},
+    "endpoint": {"type": "string", "minLength": 1, "maxLength": 2048,
+                 "description": "http(s):// for rest, ws(s):// for websocket."},
+    "method": {"type": "string", "minLength": 1, "maxLength": 10,
+               "description": "get, post, put, patch or delete (any case)."},
+    "topic": {"type": ["string", "null"], "maxLength": 2048},
+    "payload": {"description": "A string, or any JSON value (stored as its JSON text)."},
+    "description": {"type": "string", "maxLength": 10000},
+    "execute_id": {"type": "integer", "minimum": 1},
+    "header_id": {"type": ["integer", "null"], "minimum": 1},
+    "is_active": {"type": "boolean"},
+    "timeout_seconds": {"type": "integer", "minimum": 1, "maximum": 300},
+    "max_attempts": {"type": "integer", "minimum": 1, "maximum": 10},
+    "retry_backoff_seconds": {"type": "integer", "minimum": 0, "maximum": 86400},
+    "expected_status": {"type": "array", "minItems": 1, "maxItems": 100, "items": _STATUS},
+}
+_ALL = {"all": {"type": "boolean", "default": False,
+                "description": "Every job (superusers only)."}}
+
+
+def list_jobs(call: Call) -> Reply:
+    rows, total = jobs.list_jobs(call.user, call.query)
+    return Reply("Success", [j.to_json() for j in rows], total=total)
+
+
+def create_job(call: Call) -> Reply:
+    return Reply("Fetch Api Created!", jobs.create_job(call.ctx, call.user, call.body).to_json())
+
+
+def get_job(call: Call) -> Reply:
+    return Reply("Success", jobs.get_job(call.user, call.params["id"]).to_json())
+
+
+def get_job_by_run_id(call: Call) -> Reply:
+    return Reply("Success", jobs.get_job_by_run_id(call.user, call.params["job_id"]).to_json())
+
+
+def update_job(call: Call) -> Reply:
+    job = jobs.update_job(call.ctx, call.user, call.params["id"], call.body)
+    return Reply("Fetch Api Updated!", job.to_json())
+
+
+def delete_job(call: Call) -> Reply:
+    jobs.delete_job(call.ctx, call.user, call.params["id"])
+    return Reply("Fetch Api Deleted!")
+
+
+ROUTES = [
+    Route("GET", "/fetch", list_jobs, "Jobs the caller is a member of", tag="jobs",
+          paginated=True, query=_ALL, data=schemas.list_of(schemas.JOB), errors=(403,)),
+    Route("POST", "/fetch", create_job, "Create a job (the caller becomes its owner)",
+          tag="jobs", status=201, body=obj(_FIELDS, ("name", "endpoint", "execute_id")),
+          data=schemas.JOB, errors=(400, 403)),
+    Route("GET", "/fetch/{id}", get_job, "One job (members)", tag="jobs", data=schemas.JOB,
+          errors=(403, 404)),
+    Route("GET", "/fetch/{job_id:uuid}/job", get_job_by_run_id,
+          "The job whose current job_id is this (members)", tag="jobs", data=schemas.JOB,
+          errors=(403, 404)),
+    Route("PATCH", "/fetch/{id}", update_job, "Update a job (owner, editor)", tag="jobs",
+          body=obj(_FIELDS), data=schemas.JOB, errors=(400, 403, 404)),
+    Route("DELETE", "/fetch/{id}", delete_job, "Delete a job with its results (owner)",
+          tag="jobs", errors=(403, 404)),
+]

@@ -1,0 +1,59 @@
+"""/fetch/{fetch_id}/member: who has which role in a job."""
+
+from __future__ import annotations
+
+from ...services import members
+from ...services.access import ROLES
+from .. import schemas
+from ..routing import Call, Reply, Route
+from ..validation import obj
+
+_ROLE = {"enum": list(ROLES)}
+
+
+def list_members(call: Call) -> Reply:
+    rows, total = members.list_members(call.user, call.params["fetch_id"], call.query["limit"],
+                                       call.query["offset"])
+    return Reply("List fetch members", [m.to_json() for m in rows], total=total)
+
+
+def add_member(call: Call) -> Reply:
+    member = members.add_member(call.user, call.params["fetch_id"], call.body["user_id"],
+                                call.body["role"])
+    return Reply("Success add a member", member.to_json())
+
+
+def get_member(call: Call) -> Reply:
+    member = members.get_member(call.user, call.params["fetch_id"], call.params["user_id"])
+    return Reply("Success", member.to_json())
+
+
+def update_member(call: Call) -> Reply:
+    member = members.update_member(call.user, call.params["fetch_id"], call.params["user_id"],
+                                   call.body["role"])
+    return Reply("Success update a member", member.to_json())
+
+
+def remove_member(call: Call) -> Reply:
+    members.remove_member(call.user, call.params["fetch_id"], call.params["user_id"])
+    return Reply("Member Deleted")
+
+
+ROUTES = [
+    Route("GET", "/fetch/{fetch_id}/member", list_members, "A job's members (members)",
+          tag="members", paginated=True, data=schemas.list_of(schemas.MEMBER),
+          errors=(403, 404)),
+    Route("POST", "/fetch/{fetch_id}/member", add_member, "Add a member (owner)",
+          tag="members", status=201,
+          body=obj({"user_id": {"type": "integer", "minimum": 1}, "role": _ROLE},
+                   ("user_id", "role")),
+          data=schemas.MEMBER, errors=(400, 403, 404, 409)),
+    Route("GET", "/fetch/{fetch_id}/member/{user_id}", get_member, "One member (members)",
+          tag="members", data=schemas.MEMBER, errors=(403, 404)),
+    Route("PATCH", "/fetch/{fetch_id}/member/{user_id}", update_member,
+          "Change a member's role (owner)", tag="members",
+          body=obj({"role": _ROLE}, ("role",)), data=schemas.MEMBER, errors=(400, 403, 404)),
+    Route("DELETE", "/fetch/{fetch_id}/member/{user_id}", remove_member,
+          "Remove a member (owner; never the last owner)", tag="members",
+          errors=(400, 403, 404)),
+]

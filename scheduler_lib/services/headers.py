@@ -1,0 +1,90 @@
+"""Header presets: reusable request headers, owned by their creator.
+
+Names must be HTTP header tokens (RFC 9110) and values must not contain CR, LF or
+NUL, so a preset can never smuggle a header or a request line into a job's call.
+Deleting a preset detaches it from the jobs that used it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..context import AppContext
+from ..db import database
+from ..errors import BadRequest, NotFound
+from ..models import HeaderPreset, Job, User
+from ..timeutil import utcnow
+from . import access
+
+__all__ = ["TOKEN_PATTERN", "check_headers", "list_presets", "create_preset", "get_preset",
+           "update_preset", "delete_preset", "usable_preset"]
+
+TOKEN_PATTERN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+_TOKEN = re.compile(TOKEN_PATTERN)
+_WHAT = "header"
+
+
+def check_headers(headers: dict[str, Any], field: str = "headers") -> dict[str, str]:
+    """``headers`` if every name is a token and every value a string without CR/LF/NUL."""
+    for name, value in headers.items():
+        if not _TOKEN.match(name):
+            raise BadRequest(f"Field '{field}' has a name that is not a valid HTTP header "
+                             "name (letters, digits and !#$%&'*+.^_`|~-)")
+        if not isinstance(value, str):
+            raise BadRequest(f"Field '{field}.{name}' must be a string")
+        if any(c in value for c in "\r\n\x00"):
+            raise BadRequest(f"Field '{field}.{name}' must not contain CR, LF or NUL")
+    return headers
+
+
+def list_presets(user: User, query: dict[str, Any]) -> tuple[list[HeaderPreset], int]:
+    rows = HeaderPreset.select().order_by(HeaderPreset.id)
+    if not access.check_all_flag(user, query):
+        rows = rows.where(HeaderPreset.user == user.id)
+    return list(rows.limit(query["limit"]).offset(query["offset"])), rows.count()
+
+
+def create_preset(user: User, body: dict[str, Any]) -> HeaderPreset:
+    now = utcnow()
+    return HeaderPreset.create(user=user.id, name=body["name"],
+                               headers=check_headers(body["headers"]),
+                               created_at=now, updated_at=now)
+
+
+def get_preset(user: User, preset_id: int) -> HeaderPreset:
+    """The preset if ``user`` may see it: 404 missing, 403 someone else's."""
+    preset = HeaderPreset.get_or_none(HeaderPreset.id == preset_id)
+    if preset is None:
+        raise NotFound(f"Header with id {preset_id} not found")
+    access.check_owned(user, preset.user_id, _WHAT)
+    return preset
+
+
+def usable_preset(user: User, preset_id: int) -> HeaderPreset:
+    """A preset a job of ``user`` may use: unknown → 400, someone else's → 403."""
+    preset = HeaderPreset.get_or_none(HeaderPreset.id == preset_id)
+    if preset is None:
+        raise BadRequest("Header ID not found. Please create header first.")
+    access.check_owned(user, preset.user_id, _WHAT)
+    return preset
+
+
+def update_preset(user: User, preset_id: int, changes: dict[str, Any]) -> HeaderPreset:
+    with database.atomic():
+        preset = get_preset(user, preset_id)
+        if "name" in changes:
+            preset.name = changes["name"]
+        if "headers" in changes:
+            preset.headers = check_headers(changes["headers"])
+        preset.updated_at = utcnow()
+        preset.save()
+    return preset
+
+
+def delete_preset(ctx: AppContext, user: User, preset_id: int) -> None:
+    with database.atomic():
+        preset = get_preset(user, preset_id)
+        Job.update(header=None, updated_at=utcnow()).where(Job.header == preset.id).execute()
+        preset.delete_instance()
+    ctx.jobs_changed()

@@ -1,0 +1,187 @@
+"""Jobs ("fetch"): what to call, on which schedule, with which headers.
+
+Each time a run is scheduled (on create, and when a PATCH changes ``execute_id``
+or ``is_active``, or the schedule itself changes) the job gets a fresh ``job_id``
+and ``next_run_at`` from now; inactive jobs have ``next_run_at`` null. Writes only
+touch the columns they change, so they never overwrite what the engine records
+(``next_run_at`` after a run, ``last_run_at``, ``last_status``) with a stale value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+import peewee
+
+from ..context import AppContext
+from ..db import database
+from ..errors import BadRequest, NotFound
+from ..models import Job, JobMember, JobResult, Schedule, User
+from ..timeutil import utcnow
+from . import access
+from .headers import usable_preset
+from .schedules import plan_next_run, usable_schedule
+
+__all__ = ["JOB_TYPES", "METHODS", "STATUS_CLASSES", "list_jobs", "create_job", "get_job",
+           "get_job_by_run_id", "update_job", "delete_job", "payload_text",
+           "check_expected_status"]
+
+JOB_TYPES = {"rest": ("http", "https"), "websocket": ("ws", "wss")}
+METHODS = ("get", "post", "put", "patch", "delete")
+STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
+# Columns a PATCH copies from the body as they are.
+_PLAIN_FIELDS = ("name", "topic", "description", "timeout_seconds", "max_attempts",
+                 "retry_backoff_seconds")
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+
+
+def payload_text(value: Any) -> str | None:
+    """A payload as stored: a string as it is, any other JSON value as its JSON text."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def check_expected_status(values: list[Any]) -> list[Any]:
+    """Integers 100-599 and the strings "1xx"…"5xx"; BadRequest otherwise."""
+    for value in values:
+        is_code = isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599
+        if not (is_code or value in STATUS_CLASSES):
+            raise BadRequest("Field 'expected_status' must list status codes 100-599 and/or "
+                             '"1xx", "2xx", "3xx", "4xx", "5xx"')
+    return values
+
+
+def _check_endpoint(kind: str, endpoint: str) -> str:
+    schemes = JOB_TYPES[kind]
+    wanted = " or ".join(f"{s}://" for s in schemes)
+    try:
+        parts = urlsplit(endpoint)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+        parts = None
+    if (parts is None or not port_ok or parts.scheme.lower() not in schemes
+            or not parts.hostname or _CONTROL.search(endpoint)):
+        raise BadRequest(f"Field 'endpoint' must be a {wanted} URL for a {kind} job")
+    return endpoint
+
+
+def _check_method(method: str) -> str:
+    lowered = method.lower()
+    if lowered not in METHODS:
+        raise BadRequest(f"Field 'method' must be one of: {', '.join(METHODS)}")
+    return lowered
+
+
+def list_jobs(user: User, query: dict[str, Any]) -> tuple[list[Job], int]:
+    rows = Job.select().order_by(Job.id)
+    if not access.check_all_flag(user, query):
+        member_of = JobMember.select(JobMember.fetch_id).where(JobMember.user == user.id)
+        rows = rows.where(Job.id.in_(member_of))
+    return list(rows.limit(query["limit"]).offset(query["offset"])), rows.count()
+
+
+def create_job(ctx: AppContext, user: User, body: dict[str, Any]) -> Job:
+    """Insert the job and make ``user`` its owner, in one transaction."""
+    kind = body.get("type", "rest")
+    now = utcnow()
+    job = Job(
+        name=body["name"], type=kind, endpoint=_check_endpoint(kind, body["endpoint"]),
+        method=_check_method(body.get("method", "get")), topic=body.get("topic"),
+        payload=payload_text(body.get("payload")), description=body.get("description", ""),
+        is_active=body.get("is_active", True), job_id=str(uuid.uuid4()),
+        timeout_seconds=body.get("timeout_seconds", 10), max_attempts=body.get("max_attempts", 1),
+        retry_backoff_seconds=body.get("retry_backoff_seconds", 5),
+        expected_status=check_expected_status(body.get("expected_status", ["2xx"])),
+        created_at=now, updated_at=now)
+    try:
+        with database.atomic():
+            schedule = usable_schedule(user, body["execute_id"])
+            job.execute = schedule.id
+            if body.get("header_id") is not None:
+                job.header = usable_preset(user, body["header_id"]).id
+            plan_next_run(job, schedule, now)
+            job.save(force_insert=True)
+            JobMember.create(fetch=job.id, user=user.id, role="owner", created_at=now)
+    except peewee.IntegrityError:
+        # The schedule or preset was deleted between the check and the insert.
+        raise BadRequest("Execute ID or Header ID no longer exists") from None
+    ctx.jobs_changed()
+    return job
+
+
+def get_job(user: User, fetch_id: int) -> Job:
+    return access.require(user, fetch_id, access.READ)
+
+
+def get_job_by_run_id(user: User, run_id: str) -> Job:
+    """The job whose current ``job_id`` is ``run_id`` (members only)."""
+    job = Job.get_or_none(Job.job_id == run_id)
+    if job is None:
+        raise NotFound(f"No job with job_id {run_id}")
+    return access.require(user, job.id, access.READ)
+
+
+def update_job(ctx: AppContext, user: User, fetch_id: int, changes: dict[str, Any]) -> Job:
+    now = utcnow()
+    try:
+        with database.atomic():
+            job = access.require(user, fetch_id, access.WRITE)
+            changed: list[peewee.Field] = [Job.updated_at]
+            reschedule = False
+
+            def assign(field: peewee.Field, value: Any) -> None:
+                if getattr(job, field.name) != value:
+                    setattr(job, field.name, value)
+                    changed.append(field)
+
+            kind = changes.get("type", job.type)
+            if "type" in changes or "endpoint" in changes:
+                assign(Job.type, kind)
+                assign(Job.endpoint, _check_endpoint(kind, changes.get("endpoint", job.endpoint)))
+            if "method" in changes:
+                assign(Job.method, _check_method(changes["method"]))
+            if "payload" in changes:
+                assign(Job.payload, payload_text(changes["payload"]))
+            if "expected_status" in changes:
+                assign(Job.expected_status, check_expected_status(changes["expected_status"]))
+            for name in _PLAIN_FIELDS:
+                if name in changes:
+                    assign(getattr(Job, name), changes[name])
+            # Only a *changed* schedule or preset must be one the caller may use, so an
+            # editor can update a job that keeps its owner's schedule.
+            if "execute_id" in changes and changes["execute_id"] != job.execute_id:
+                job.execute = usable_schedule(user, changes["execute_id"]).id
+                changed.append(Job.execute)
+                reschedule = True
+            if "header_id" in changes and changes["header_id"] != job.header_id:
+                header_id = changes["header_id"]
+                job.header = None if header_id is None else usable_preset(user, header_id).id
+                changed.append(Job.header)
+            if "is_active" in changes and changes["is_active"] != job.is_active:
+                assign(Job.is_active, changes["is_active"])
+                reschedule = True
+            if reschedule:
+                plan_next_run(job, Schedule.get_by_id(job.execute_id), now)
+                changed += [Job.job_id, Job.next_run_at]
+            job.updated_at = now
+            job.save(only=changed)
+    except peewee.IntegrityError:
+        raise BadRequest("Execute ID or Header ID no longer exists") from None
+    ctx.jobs_changed()
+    return job
+
+
+def delete_job(ctx: AppContext, user: User, fetch_id: int) -> None:
+    """Delete the job with its results and members (owners and superusers)."""
+    with database.atomic():
+        job = access.require(user, fetch_id, access.OWNER)
+        JobResult.delete().where(JobResult.fetch == job.id).execute()
+        JobMember.delete().where(JobMember.fetch == job.id).execute()
+        job.delete_instance()
+    ctx.jobs_changed()
