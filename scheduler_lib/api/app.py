@@ -5,13 +5,24 @@ from __future__ import annotations
 import bottle
 
 from ..context import AppContext
-from .routes import apikeys, home, sessions, users
+from .routes import (
+    apikeys,
+    headers,
+    home,
+    jobs,
+    members,
+    results,
+    schedules,
+    sessions,
+    users,
+)
 from .routing import Route, bottle_path, endpoint, render
 
 __all__ = ["ROUTE_MODULES", "all_routes", "create_app"]
 
 # Every resource's routes; the OpenAPI document is built from this same list.
-ROUTE_MODULES = (home, sessions, users, apikeys)
+ROUTE_MODULES = (home, sessions, users, apikeys, schedules, headers, jobs, members,
+                 results)
 
 _FIXED_MESSAGES = {404: "Not found", 405: "Method not allowed", 413: "Request body too large",
                    500: "Internal server error"}
