@@ -1,0 +1,269 @@
+// One job: its settings, the buttons to run / pause / edit / delete it, its recent
+// results (refreshed while the page is open) and its members with their roles.
+
+import {api, currentUser} from "../api.js";
+import {
+  errorBox, field, fill, formatDuration, formatTime, h, lateness, pretty, scheduleWords,
+  statusPill, timeEl,
+} from "../dom.js";
+import {confirmed, pageOf, pager} from "../parts.js";
+
+const ROLES = ["owner", "editor", "viewer"];
+const RESULTS_REFRESH_MS = 3000;
+
+function dl(pairs) {
+  return h("dl", {class: "settings"}, pairs.flatMap(([term, value]) => [
+    h("dt", {}, term), h("dd", {}, value === null || value === undefined || value === ""
+      ? h("span", {class: "muted"}, "—") : value)]));
+}
+
+async function optional(promise) {
+  try {
+    return (await promise).data;
+  } catch {
+    return null;
+  }
+}
+
+function resultRow(result) {
+  const late = lateness(result);
+  const body = pretty(result.response);
+  const headers = result.response_headers && Object.keys(result.response_headers).length
+    ? pretty(result.response_headers) : "";
+  const details = body || headers ? h("details", {},
+    h("summary", {}, result.response_truncated ? "Response (truncated)" : "Response"),
+    headers ? h("pre", {class: "headers", tabindex: "0", "aria-label": "Response headers"}, headers)
+      : null,
+    body ? h("pre", {tabindex: "0", "aria-label": "Response body"}, body) : null)
+    : h("span", {class: "muted"}, "—");
+  return h("tr", {"data-result-id": result.id},
+    h("td", {"data-label": "When"}, h("time", {datetime: result.created_at},
+      formatTime(result.started_at || result.created_at))),
+    h("td", {"data-label": "Outcome"}, statusPill(result.success ? "success" : "failure")),
+    h("td", {"data-label": "Status code"}, result.status_code ?? "—"),
+    h("td", {"data-label": "Attempt"}, result.attempt ?? "—"),
+    h("td", {"data-label": "Duration"}, formatDuration(result.duration_ms)),
+    h("td", {"data-label": "Lateness"}, late === null ? "—" : formatDuration(late)),
+    h("td", {"data-label": "Error", class: "error-text"}, result.error || "—"),
+    h("td", {"data-label": "Response", class: "response"}, details));
+}
+
+function resultsSection(ctx, job) {
+  const {limit, offset} = pageOf(ctx.query, 20);
+  const status = ["success", "failure"].includes(ctx.query.status) ? ctx.query.status : "";
+  const errors = errorBox();
+  const tbody = h("tbody");
+  const pagerSlot = h("div");
+  const filter = h("select", {id: "results-status", onchange: (event) => {
+    const params = new URLSearchParams({status: event.target.value});
+    ctx.navigate(`#/jobs/${job.id}?${params}`);
+  }}, [["", "All"], ["success", "Succeeded"], ["failure", "Failed"]].map(([value, text]) =>
+    h("option", {value, selected: value === status}, text)));
+  const summary = h("p", {class: "muted", "aria-live": "polite"});
+  async function load() {
+    try {
+      const reply = await api("GET", `/fetch/${job.id}/data`,
+        {query: {limit, offset, status: status || undefined}});
+      if (!ctx.isCurrent()) return;
+      errors.clear();
+      const open = new Set([...tbody.querySelectorAll("details[open]")].map((d) =>
+        d.closest("tr").dataset.resultId));
+      fill(tbody, reply.data.length ? reply.data.map(resultRow)
+        : h("tr", {}, h("td", {colspan: "8", class: "muted"}, "No results yet.")));
+      for (const id of open) {
+        const details = tbody.querySelector(`tr[data-result-id="${id}"] details`);
+        if (details) details.open = true;
+      }
+      const total = reply.total ?? reply.data.length;
+      fill(summary, `${total.toLocaleString()} result${total === 1 ? "" : "s"}`);
+      fill(pagerSlot, total > limit ? pager({base: `/jobs/${job.id}`,
+        query: status ? {status} : {}, limit, offset, total, label: "Results"}) : null);
+    } catch (error) {
+      errors.show(error);
+    }
+  }
+  load();
+  const timer = setInterval(() => {
+    if (!document.hidden && offset === 0 && !tbody.contains(document.activeElement)) load();
+  }, RESULTS_REFRESH_MS);
+  ctx.onCleanup(() => clearInterval(timer));
+  const section = h("section", {class: "card", "aria-labelledby": "results-title"},
+    h("div", {class: "title-row"}, h("h2", {id: "results-title"}, "Recent results"),
+      h("div", {class: "field inline"}, h("label", {for: filter.id}, "Show"), filter)),
+    summary, errors.el,
+    h("div", {class: "table-wrap"}, h("table", {class: "cards results"},
+      h("thead", {}, h("tr", {}, ["When", "Outcome", "Status code", "Attempt", "Duration",
+        "Lateness", "Error", "Response"].map((t) => h("th", {scope: "col"}, t)))),
+      tbody)),
+    pagerSlot);
+  return {section, reload: load};
+}
+
+function membersSection(ctx, job, members, isOwner, names) {
+  const errors = errorBox();
+  const me = currentUser();
+  const rows = members.map((member) => {
+    const who = member.user_id === me.id ? `${me.username} (you)`
+      : names.get(member.user_id) || `user #${member.user_id}`;
+    let roleCell = member.role;
+    let actions = null;
+    if (isOwner) {
+      roleCell = h("select", {"aria-label": `Role of ${who}`, onchange: async (event) => {
+        errors.clear();
+        try {
+          await api("PATCH", `/fetch/${job.id}/member/${member.user_id}`,
+            {body: {role: event.target.value}});
+          ctx.flash(`${who} is now ${event.target.value}.`);
+        } catch (error) {
+          event.target.value = member.role;
+          errors.show(error);
+        }
+      }}, ROLES.map((role) => h("option", {value: role, selected: role === member.role}, role)));
+      actions = h("button", {type: "button", class: "btn danger small", onclick: async () => {
+        if (!confirmed(`Remove ${who} from this job?`)) return;
+        try {
+          await api("DELETE", `/fetch/${job.id}/member/${member.user_id}`);
+          ctx.flash(`${who} removed.`, {later: true});
+          ctx.navigate(`#/jobs/${job.id}`);
+        } catch (error) {
+          errors.show(error);
+        }
+      }}, "Remove");
+    }
+    return h("tr", {}, h("td", {"data-label": "User"}, who), h("td", {"data-label": "Role"}, roleCell),
+      isOwner ? h("td", {"data-label": ""}, actions) : null);
+  });
+  let addForm = null;
+  if (isOwner) {
+    const userId = h("input", {type: "number", min: "1", step: "1", required: true, name: "user_id"});
+    const role = h("select", {name: "role"}, ROLES.map((r) => h("option", {value: r,
+      selected: r === "viewer"}, r)));
+    addForm = h("form", {class: "inline-form", onsubmit: async (event) => {
+      event.preventDefault();
+      errors.clear();
+      try {
+        await api("POST", `/fetch/${job.id}/member`,
+          {body: {user_id: Number(userId.value), role: role.value}});
+        ctx.flash("Member added.", {later: true});
+        ctx.navigate(`#/jobs/${job.id}`);
+      } catch (error) {
+        errors.show(error);
+      }
+    }}, field("User id", userId, "The id of the user to add (users can see theirs on their account page)."),
+    field("Role", role), h("div", {class: "actions"}, h("button", {type: "submit", class: "btn"},
+      "Add member")));
+  }
+  return h("section", {class: "card", "aria-labelledby": "members-title"},
+    h("h2", {id: "members-title"}, "Members and roles"),
+    h("p", {class: "muted"}, "Owners can do everything, editors can change and run the job, "
+      + "viewers can only look."),
+    errors.el,
+    h("table", {class: "cards members"}, h("thead", {}, h("tr", {},
+      h("th", {scope: "col"}, "User"), h("th", {scope: "col"}, "Role"),
+      isOwner ? h("th", {scope: "col"}, h("span", {class: "visually-hidden"}, "Actions")) : null)),
+    h("tbody", {}, rows)),
+    addForm);
+}
+
+export async function render(ctx) {
+  const id = Number(ctx.params[0]);
+  const me = currentUser();
+  const [jobReply, membersReply] = await Promise.all([
+    api("GET", `/fetch/${id}`), api("GET", `/fetch/${id}/member`, {query: {limit: 1000}}),
+  ]);
+  const job = jobReply.data;
+  const members = membersReply.data;
+  const myRole = (members.find((m) => m.user_id === me.id) || {}).role;
+  const isOwner = me.is_superuser || myRole === "owner";
+  const canEdit = isOwner || myRole === "editor";
+  const [schedule, preset] = await Promise.all([
+    optional(api("GET", `/fetch/execute/${job.execute_id}`)),
+    job.header_id ? optional(api("GET", `/fetch/header/${job.header_id}`)) : null,
+  ]);
+  const names = new Map();
+  if (me.is_superuser) {
+    await Promise.all(members.filter((m) => m.user_id !== me.id).map(async (m) => {
+      const user = await optional(api("GET", `/user/${m.user_id}`));
+      if (user) names.set(m.user_id, user.username);
+    }));
+  }
+  const errors = errorBox();
+  const results = resultsSection(ctx, job);
+  const activeButton = h("button", {type: "button", class: "btn secondary", "data-action": "toggle"},
+    job.is_active ? "Pause" : "Resume");
+  activeButton.addEventListener("click", async () => {
+    errors.clear();
+    activeButton.disabled = true;
+    try {
+      const reply = await api("PATCH", `/fetch/${id}`, {body: {is_active: !job.is_active}});
+      ctx.flash(reply.data.is_active ? "Job resumed." : "Job paused.", {later: true});
+      ctx.navigate(`#/jobs/${id}`);
+    } catch (error) {
+      errors.show(error);
+      activeButton.disabled = false;
+    }
+  });
+  const runButton = h("button", {type: "button", class: "btn", "data-action": "run"}, "Run now");
+  runButton.addEventListener("click", async () => {
+    errors.clear();
+    runButton.disabled = true;
+    try {
+      const reply = await api("POST", `/fetch/${id}/run`);
+      ctx.flash(`${reply.message}: the result will appear below (run ${reply.data.job_id}).`);
+      setTimeout(results.reload, 500);
+    } catch (error) {
+      errors.show(error);
+    } finally {
+      runButton.disabled = false;
+    }
+  });
+  const deleteButton = h("button", {type: "button", class: "btn danger"}, "Delete");
+  deleteButton.addEventListener("click", async () => {
+    if (!confirmed(`Delete the job “${job.name}” and all its results?`)) return;
+    try {
+      await api("DELETE", `/fetch/${id}`);
+      ctx.flash(`Job “${job.name}” deleted.`, {later: true});
+      ctx.navigate("#/jobs");
+    } catch (error) {
+      errors.show(error);
+    }
+  });
+  const scheduleText = schedule
+    ? h("a", {href: `#/schedules/${schedule.id}`}, `${schedule.name}: ${scheduleWords(schedule)}`)
+    : `schedule #${job.execute_id}`;
+  const settings = dl([
+    ["Type", job.type],
+    ["Endpoint", h("code", {class: "wrap"}, `${job.type === "rest" ? job.method.toUpperCase() + " " : ""}`
+      + job.endpoint)],
+    ["Schedule", scheduleText],
+    ["Header preset", job.header_id ? (preset ? preset.name : `preset #${job.header_id}`) : null],
+    ["Active", job.is_active ? "yes" : "no (paused)"],
+    ["Last status", statusPill(job.last_status)],
+    ["Last run", job.last_run_at ? [timeEl(job.last_run_at), ` (${formatTime(job.last_run_at)})`] : null],
+    ["Next run", job.is_active && job.next_run_at
+      ? [timeEl(job.next_run_at), ` (${formatTime(job.next_run_at)})`] : null],
+    ["Timeout", `${job.timeout_seconds} s`],
+    ["Attempts", `${job.max_attempts} (backoff ${job.retry_backoff_seconds} s, doubling)`],
+    ["Expected status", (job.expected_status || []).join(", ")],
+    ["Topic", job.topic],
+    ["Description", job.description],
+    ["Payload", job.payload ? h("pre", {tabindex: "0"}, pretty(job.payload)) : null],
+    ["Next run id", h("code", {}, job.job_id)],
+    ["Your role", me.is_superuser && !myRole ? "superuser" : myRole],
+    ["Created", formatTime(job.created_at)],
+    ["Updated", formatTime(job.updated_at)],
+  ]);
+  return h("section", {},
+    h("p", {class: "crumbs"}, h("a", {href: "#/jobs"}, "← All jobs")),
+    h("div", {class: "title-row"}, h("h1", {}, job.name), statusPill(job.last_status)),
+    h("div", {class: "toolbar"},
+      canEdit ? runButton : null, canEdit ? activeButton : null,
+      canEdit ? h("a", {class: "btn secondary", href: `#/jobs/${id}/edit`}, "Edit") : null,
+      isOwner ? deleteButton : null),
+    errors.el,
+    h("div", {class: "columns"},
+      h("section", {class: "card", "aria-labelledby": "settings-title"},
+        h("h2", {id: "settings-title"}, "Settings"), settings),
+      membersSection(ctx, job, members, isOwner, names)),
+    results.section);
+}
