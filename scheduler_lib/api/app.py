@@ -5,6 +5,7 @@ from __future__ import annotations
 import bottle
 
 from ..context import AppContext
+from .dashboard import add_dashboard
 from .routes import (
     apikeys,
     headers,
@@ -45,4 +46,5 @@ def create_app(ctx: AppContext) -> bottle.Bottle:
     app.default_error_handler = _error_page
     for route in all_routes():
         app.route(bottle_path(route.path), route.method, endpoint(route, ctx))
+    add_dashboard(app)
     return app
