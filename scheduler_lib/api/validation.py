@@ -45,12 +45,41 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# NUL and unpaired surrogates (JSON can spell both with \u escapes) parse fine but
+# cannot be stored (PostgreSQL refuses NUL, UTF-8 refuses lone surrogates).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable_text_field(value: Any) -> str | None:
+    """The field path of the first string (or key) with an unstorable character."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if _UNSTORABLE.search(item):
+                return path
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if _UNSTORABLE.search(key):
+                    return path
+                stack.append((child, f"{path}.{key}" if path else key))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{i}]") for i, child in enumerate(item))
+    return None
+
+
 def parse_json(raw: bytes) -> Any:
-    """Strict JSON (no NaN or Infinity); BadRequest when it does not parse."""
+    """Strict JSON (no NaN or Infinity, no NUL or lone surrogates in strings);
+    BadRequest when it does not parse."""
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise BadRequest("Malformed JSON body") from None
+    field = _unstorable_text_field(value)
+    if field is not None:
+        subject = f"Field '{field}'" if field else "Request body"
+        raise BadRequest(f"{subject} contains a NUL or unpaired surrogate character")
+    return value
 
 
 def validator_for(schema: dict[str, Any]) -> Draft202012Validator:
