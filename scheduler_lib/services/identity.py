@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import auth
 from ..context import AppContext
+from ..db import database
 from ..errors import Unauthorized
 from ..models import ApiKey, RevokedToken, User
 from ..timeutil import utcnow
@@ -26,15 +27,44 @@ class Identity:
     api_key: ApiKey | None = None         # the key used (API key callers)
 
 
+_USER_FIELDS = User._meta.sorted_fields
+_USER_AND_REVOKED: dict[str, str] = {}
+
+
+def _user_and_revoked_sql(param: str) -> str:
+    """One statement for the token's user and whether its jti is revoked.
+
+    Every authenticated request runs it, so its SQL is written once (per placeholder
+    style) instead of being built by the ORM on each call.
+    """
+    sql = _USER_AND_REVOKED.get(param)
+    if sql is None:
+        columns = ", ".join(f'"{field.column_name}"' for field in _USER_FIELDS)
+        sql = (f'SELECT {columns}, EXISTS (SELECT 1 FROM "{RevokedToken._meta.table_name}" '
+               f'WHERE "jti" = {param}) FROM "{User._meta.table_name}" WHERE "id" = {param}')
+        _USER_AND_REVOKED[param] = sql
+    return sql
+
+
+def _user_and_revoked(user_id: int, jti: str) -> tuple[User | None, bool]:
+    db = database.obj
+    row = db.execute_sql(_user_and_revoked_sql(db.param), (jti, user_id)).fetchone()
+    if row is None:
+        return None, False
+    user = User(**{field.name: field.python_value(value)
+                   for field, value in zip(_USER_FIELDS, row, strict=False)})
+    return user, bool(row[-1])
+
+
 def _from_bearer(ctx: AppContext, header: str) -> Identity:
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Invalid Authorization header")
     claims = auth.decode_token(ctx.jwt_secret, token.strip(), "access")
-    user = User.get_or_none(User.id == int(claims["sub"]))
+    user, revoked = _user_and_revoked(int(claims["sub"]), claims["jti"])
     if user is None or claims.get("ver") != user.token_version:
         raise Unauthorized("Invalid token")
-    if RevokedToken.get_or_none(RevokedToken.jti == claims["jti"]) is not None:
+    if revoked:
         raise Unauthorized("Token has been revoked")
     return Identity(user=user, claims=claims)
 
