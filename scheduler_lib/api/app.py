@@ -14,15 +14,17 @@ from .routes import (
     members,
     results,
     schedules,
+    service,
     sessions,
     users,
 )
-from .routing import Route, bottle_path, endpoint, render
+from .routing import Route, bottle_path, endpoint, finish_request, render, request_id, \
+    start_request
 
 __all__ = ["ROUTE_MODULES", "all_routes", "create_app"]
 
 # Every resource's routes; the OpenAPI document is built from this same list.
-ROUTE_MODULES = (home, sessions, users, apikeys, schedules, headers, jobs, members,
+ROUTE_MODULES = (home, sessions, users, apikeys, service, schedules, headers, jobs, members,
                  results)
 
 _FIXED_MESSAGES = {404: "Not found", 405: "Method not allowed", 413: "Request body too large",
@@ -37,6 +39,8 @@ def _error_page(error: bottle.HTTPError) -> bytes:
     """Bottle's own errors (unknown path, wrong method, crash) in the envelope."""
     status = error.status_code
     message = _FIXED_MESSAGES.get(status) or error.status_line.split(" ", 1)[-1]
+    # Bottle replaced the response headers with the error's: set the request id again.
+    bottle.response.set_header("X-Request-ID", request_id())
     return render(status, message)
 
 
@@ -44,6 +48,8 @@ def create_app(ctx: AppContext) -> bottle.Bottle:
     app = bottle.Bottle(catchall=True)
     app.config["json.enable"] = False  # every route renders its own envelope
     app.default_error_handler = _error_page
+    app.add_hook("before_request", start_request)
+    app.add_hook("after_request", finish_request)
     for route in all_routes():
         app.route(bottle_path(route.path), route.method, endpoint(route, ctx))
     add_dashboard(app)
