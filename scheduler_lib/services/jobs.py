@@ -48,11 +48,11 @@ def payload_text(value: Any) -> str | None:
 
 def check_expected_status(values: list[Any]) -> list[Any]:
     """Integers 100-599 and the strings "1xx"…"5xx"; BadRequest otherwise."""
-    for value in values:
+    for index, value in enumerate(values):
         is_code = isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599
         if not (is_code or value in STATUS_CLASSES):
-            raise BadRequest("Field 'expected_status' must list status codes 100-599 and/or "
-                             '"1xx", "2xx", "3xx", "4xx", "5xx"')
+            raise BadRequest(f"Field 'expected_status[{index}]' must be a status code 100-599 "
+                             'or one of "1xx"…"5xx"')
     return values
 
 

@@ -1,0 +1,112 @@
+"""API.md section 8: job members (/fetch/{fetch_id}/member) and the last-owner rule."""
+
+from __future__ import annotations
+
+from fetch_world import make_world, ok, snapshot
+from test_conventions import assert_envelope
+
+
+def test_member_crud(server):
+    w = make_world(server)
+    api, base = server.api, f"/fetch/{w.job['id']}/member"
+    r = api.get(base, token=w.viewer.token)
+    assert_envelope(r, 200, "List fetch members", base)
+    assert [(m["user_id"], m["role"]) for m in r.data] == [
+        (w.owner.id, "owner"), (w.editor.id, "editor"), (w.viewer.id, "viewer")]
+    assert r.headers["X-Total-Count"] == "3"
+    assert set(r.data[0]) == {"fetch_id", "user_id", "role", "created_at"}
+    assert all(m["fetch_id"] == w.job["id"] for m in r.data)
+    assert [m["user_id"] for m in ok(api.get(f"{base}?limit=1&offset=2",
+                                             token=w.viewer.token))] == [w.viewer.id]
+
+    r = api.post(base, {"user_id": w.outsider.id, "role": "viewer"}, token=w.owner.token)
+    added = assert_envelope(r, 201, "Success add a member")["data"]
+    assert (added["user_id"], added["role"]) == (w.outsider.id, "viewer")
+    # The new member can read the job now.
+    ok(api.get(f"/fetch/{w.job['id']}", token=w.outsider.token))
+
+    r = api.get(f"{base}/{w.outsider.id}", token=w.editor.token)
+    assert assert_envelope(r, 200, "Success")["data"] == added
+    r = api.patch(f"{base}/{w.outsider.id}", {"role": "editor"}, token=w.owner.token)
+    assert assert_envelope(r, 200, "Success update a member")["data"]["role"] == "editor"
+    ok(api.patch(f"/fetch/{w.job['id']}", {"description": "edited"}, token=w.outsider.token))
+
+    assert_envelope(api.delete(f"{base}/{w.outsider.id}", token=w.owner.token), 200,
+                    "Member Deleted")
+    assert_envelope(api.get(f"{base}/{w.outsider.id}", token=w.owner.token), 404)
+    assert_envelope(api.get(f"/fetch/{w.job['id']}", token=w.outsider.token), 403,
+                    "You are not a member of this project!")
+
+
+def test_member_errors(server):
+    w = make_world(server)
+    api, base = server.api, f"/fetch/{w.job['id']}/member"
+    owner = w.owner.token
+    before = snapshot()
+    assert_envelope(api.post(base, {"user_id": 9999, "role": "viewer"}, token=owner), 404)
+    r = api.post(base, {"user_id": w.editor.id, "role": "viewer"}, token=owner)
+    assert_envelope(r, 409)
+    assert_envelope(api.post(base, {"user_id": w.owner.id, "role": "owner"}, token=owner), 409)
+    assert_envelope(api.patch(f"{base}/{w.outsider.id}", {"role": "viewer"}, token=owner), 404)
+    assert_envelope(api.delete(f"{base}/{w.outsider.id}", token=owner), 404)
+    assert_envelope(api.get(f"{base}/9999", token=owner), 404)
+    assert_envelope(api.get("/fetch/9999/member", token=owner), 404)
+    for body, message in [
+        ({"role": "viewer"}, "Field 'user_id' is required"),
+        ({"user_id": w.outsider.id}, "Field 'role' is required"),
+        ({"user_id": w.outsider.id, "role": "admin"}, "Field 'role' must be one of"),
+        ({"user_id": w.outsider.id, "role": "Owner"}, "Field 'role' must be one of"),
+        ({"user_id": str(w.outsider.id), "role": "viewer"}, "Field 'user_id' must be an integer"),
+        ({"user_id": 0, "role": "viewer"}, "Field 'user_id' must be at least 1"),
+        ({"user_id": w.outsider.id, "role": "viewer", "fetch_id": 1}, "Unknown field 'fetch_id'"),
+    ]:
+        r = api.post(base, body, token=owner)
+        assert_envelope(r, 400)
+        assert r.message.startswith(message), (body, r.message)
+    for body, message in [({}, "Field 'role' is required"), ({"role": 1}, "Field 'role'"),
+                          ({"role": "viewer", "user_id": 3}, "Unknown field 'user_id'")]:
+        r = api.patch(f"{base}/{w.viewer.id}", body, token=owner)
+        assert_envelope(r, 400)
+        assert r.message.startswith(message), (body, r.message)
+    assert snapshot() == before
+
+
+def test_last_owner_cannot_be_removed_or_demoted(server):
+    w = make_world(server)
+    api, base = server.api, f"/fetch/{w.job['id']}/member"
+    before = snapshot()
+    for r in (api.patch(f"{base}/{w.owner.id}", {"role": "editor"}, token=w.owner.token),
+              api.delete(f"{base}/{w.owner.id}", token=w.owner.token),
+              api.delete(f"{base}/{w.owner.id}", token=server.admin.token)):
+        assert_envelope(r, 400)
+        assert "at least one owner" in r.message
+    assert snapshot() == before
+    # With a second owner the first may step down, then leave.
+    ok(api.patch(f"{base}/{w.editor.id}", {"role": "owner"}, token=w.owner.token))
+    ok(api.patch(f"{base}/{w.owner.id}", {"role": "owner"}, token=w.owner.token))
+    ok(api.patch(f"{base}/{w.owner.id}", {"role": "viewer"}, token=w.owner.token))
+    assert_envelope(api.delete(f"{base}/{w.editor.id}", token=w.editor.token), 400)
+    ok(api.delete(f"{base}/{w.owner.id}", token=w.editor.token))
+    roles = {m["user_id"]: m["role"] for m in ok(api.get(base, token=w.editor.token))}
+    assert roles == {w.editor.id: "owner", w.viewer.id: "viewer"}
+
+
+def test_only_owners_manage_members(server):
+    w = make_world(server)
+    api, base = server.api, f"/fetch/{w.job['id']}/member"
+    before = snapshot()
+    for person in (w.editor, w.viewer):
+        for r in (api.post(base, {"user_id": w.outsider.id, "role": "viewer"},
+                           token=person.token),
+                  api.patch(f"{base}/{w.viewer.id}", {"role": "owner"}, token=person.token),
+                  api.delete(f"{base}/{w.viewer.id}", token=person.token)):
+            assert_envelope(r, 403)
+    for r in (api.get(base, token=w.outsider.token),
+              api.get(f"{base}/{w.owner.id}", token=w.outsider.token),
+              api.post(base, {"user_id": w.outsider.id, "role": "owner"},
+                       token=w.outsider.token)):
+        assert_envelope(r, 403, "You are not a member of this project!")
+    assert snapshot() == before
+    # A superuser who is no member may manage them.
+    ok(api.post(base, {"user_id": w.outsider.id, "role": "viewer"}, token=server.admin.token),
+       201)
