@@ -50,3 +50,6 @@ def configure(level: str = "info", fmt: str = "text", stream: TextIO | None = No
     root.setLevel(level.upper())
     # Cheroot logs every dropped connection at error level; keep it quieter.
     logging.getLogger("cheroot").setLevel(max(logging.WARNING, root.level))
+    # Peewee logs every SQL statement with its parameters at debug level, password
+    # and API key hashes among them: those never reach the log, whatever the level.
+    logging.getLogger("peewee").setLevel(max(logging.INFO, root.level))
