@@ -44,7 +44,8 @@ function resultRow(result) {
     h("td", {"data-label": "Attempt"}, result.attempt ?? "—"),
     h("td", {"data-label": "Duration"}, formatDuration(result.duration_ms)),
     h("td", {"data-label": "Lateness"}, late === null ? "—" : formatDuration(late)),
-    h("td", {"data-label": "Error", class: "error-text"}, result.error || "—"),
+    result.error ? h("td", {"data-label": "Error", class: "error-text"}, result.error)
+      : h("td", {"data-label": "Error", class: "muted"}, "—"),
     h("td", {"data-label": "Response", class: "response"}, details));
 }
 

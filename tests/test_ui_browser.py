@@ -1,0 +1,288 @@
+"""The dashboard end to end in real headless Chromium (Debian's), driven by Playwright.
+
+A real server with the engine and a local HTTP target: log in, create a schedule and
+a job in the browser, see a result appear, pause the job, run it now, log out. The
+screenshot of the jobs list in the README comes from here: run with
+``UPDATE_SCREENSHOT=1`` to rewrite ``docs/screenshot-jobs.png``.
+
+Skips, naming what is missing, where Playwright or Chromium is absent; in CI
+(``CI`` set) a missing browser fails instead, since .ci/run installs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import wait_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.backends("sqlite")]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot-jobs.png"
+TIMEOUT_MS = 20000
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI must run the browser tests: see .ci/run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("Playwright is not installed: pip install -r requirements.txt")
+    if not os.access(CHROMIUM, os.X_OK):
+        _missing(f"no Chromium at {CHROMIUM}: apt-get install -y chromium")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+class Target:
+    """A local HTTP endpoint for jobs: ``/ok`` answers JSON, ``/flaky`` fails every other call."""
+
+    def __init__(self) -> None:
+        self.hits: dict[str, int] = {}
+        self.lock = threading.Lock()
+        target = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with target.lock:
+                    count = target.hits[self.path] = target.hits.get(self.path, 0) + 1
+                status = 500 if self.path == "/flaky" and count % 2 == 0 else 200
+                body = json.dumps({"path": self.path, "call": count, "ok": status == 200}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def count(self, path: str) -> int:
+        with self.lock:
+            return self.hits.get(path, 0)
+
+
+@pytest.fixture
+def target() -> Iterator[Target]:
+    t = Target()
+    t.thread.start()
+    try:
+        yield t
+    finally:
+        t.httpd.shutdown()
+        t.httpd.server_close()
+        t.thread.join(5)
+
+
+@pytest.fixture
+def page(browser) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 760})
+    p = context.new_page()
+    p.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    p.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        yield p
+    finally:
+        context.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"
+
+
+def session_tokens(page) -> dict[str, Any] | None:
+    return page.evaluate("JSON.parse(sessionStorage.getItem('scheduler.session'))")
+
+
+def api_data(server, path: str) -> Any:
+    r = server.api.get(path, token=server.admin.token)
+    assert r.status == 200, r
+    return r.data
+
+
+def add_background_jobs(server, target: Target) -> None:
+    """Jobs made through the API so the list has variety: flaky, paused, cron."""
+    token = server.admin.token
+    fast = server.api.post("/fetch/execute", {"name": "every second", "type": "seconds",
+                                              "value": 1}, token=token).data
+    nightly = server.api.post("/fetch/execute", {"name": "nightly", "type": "cron",
+                                                 "cron": "30 2 * * *",
+                                                 "timezone": "Europe/Paris"}, token=token).data
+    for body in ({"name": "flaky partner API", "endpoint": f"{target.url}/flaky",
+                  "execute_id": fast["id"]},
+                 {"name": "nightly report", "endpoint": f"{target.url}/report", "method": "post",
+                  "payload": {"report": "daily"}, "execute_id": nightly["id"]},
+                 {"name": "legacy webhook", "endpoint": f"{target.url}/legacy",
+                  "execute_id": nightly["id"], "is_active": False}):
+        r = server.api.post("/fetch", body, token=token)
+        assert r.status == 201, r
+
+
+def test_dashboard_end_to_end(server, target, page, tmp_path):
+    from playwright.sync_api import expect
+
+    add_background_jobs(server, target)
+
+    # Login: a wrong password is explained in words, then Enter in the form logs in.
+    page.goto(f"{server.url}/ui")
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    page.get_by_label("Username or e-mail", exact=True).fill("admin")
+    page.get_by_label("Password", exact=True).fill("wrong-password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_have_text("Invalid identifier or password")
+    page.get_by_label("Password", exact=True).fill(server.admin.password)
+    page.get_by_label("Password", exact=True).press("Enter")
+    expect(page.get_by_role("heading", name="Jobs")).to_be_visible()
+    login_tokens = session_tokens(page)
+    assert login_tokens["user"]["username"] == "admin"
+
+    # A schedule: every 2 seconds, with the preview of its next five runs; a bad
+    # cron expression is reported in words by the preview.
+    page.get_by_role("link", name="Schedules").click()
+    page.get_by_role("link", name="New schedule").click()
+    page.get_by_label("Kind", exact=True).select_option("cron")
+    page.get_by_label("Cron expression", exact=True).fill("61 * * * *")
+    expect(page.locator(".preview-box .error-text")).to_contain_text("cron")
+    page.get_by_label("Name", exact=True).fill("every 2 seconds")
+    page.get_by_label("Kind", exact=True).select_option("seconds")
+    page.get_by_label("Every how many", exact=True).fill("2")
+    expect(page.locator("ol.preview li")).to_have_count(5)
+    page.get_by_role("button", name="Create schedule").click()
+    expect(page.get_by_role("status")).to_contain_text("Api execute created!")
+    expect(page.get_by_role("link", name="every 2 seconds")).to_be_visible()
+
+    # A job against the local target, on that schedule.
+    page.get_by_role("link", name="Jobs", exact=True).click()
+    page.get_by_role("link", name="New job").click()
+    page.get_by_label("Name", exact=True).fill("ping target")
+    page.get_by_label("Endpoint URL", exact=True).fill(f"{target.url}/ok")
+    page.get_by_label("Schedule", exact=True).select_option(
+        label="every 2 seconds — every 2 seconds")
+    page.get_by_role("button", name="Create job").click()
+    expect(page.get_by_role("heading", name="ping target")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("Fetch Api Created!")
+    job_id = int(page.url.rsplit("/", 1)[1])
+
+    # Its first result appears in the page by itself (the page refreshes results).
+    results = page.locator("table.results tbody tr[data-result-id]")
+    expect(results.first).to_be_visible(timeout=TIMEOUT_MS)
+    expect(results.first.locator("td[data-label='Status code']")).to_have_text("200")
+    expect(results.first.locator("td[data-label='Outcome']")).to_have_text("✓ success")
+    results.first.get_by_text("Response").click()
+    expect(results.first.locator("pre[aria-label='Response body']")).to_contain_text('"ok": true')
+
+    # Pause: the job stops being scheduled.
+    page.get_by_role("button", name="Pause").click()
+    expect(page.get_by_role("status")).to_have_text("Job paused.")
+    expect(page.get_by_role("button", name="Resume")).to_be_visible()
+    job = api_data(server, f"/fetch/{job_id}")
+    assert job["is_active"] is False and job["next_run_at"] is None
+
+    # Run now works on the paused job: one more call to the target, one more result.
+    wait_for(lambda: len(api_data(server, f"/fetch/{job_id}/data")) == results.count(),
+             message="the page to show every result")
+    before_calls = target.count("/ok")
+    before_rows = results.count()
+    page.get_by_role("button", name="Run now").click()
+    expect(page.get_by_role("status")).to_contain_text("Run queued")
+    expect(results).to_have_count(before_rows + 1)
+    assert target.count("/ok") == before_calls + 1
+
+    # The jobs list: words for schedules, colours and words for statuses, sparklines.
+    page.get_by_role("link", name="All jobs").click()
+    table = page.locator("table.jobs")
+    row = table.locator("tr", has=page.get_by_role("link", name="ping target"))
+    expect(row.locator("td[data-label='Schedule']")).to_have_text("every 2 seconds")
+    expect(row.locator("td[data-label='Next run']")).to_have_text("paused")
+    flaky = table.locator("tr", has=page.get_by_role("link", name="flaky partner API"))
+    wait_for(lambda: target.count("/flaky") >= 4, timeout=20, message="flaky runs")
+    page.reload()
+    expect(flaky.locator("svg.spark rect.bad").first).to_be_attached()
+    expect(flaky.locator("svg.spark rect.ok").first).to_be_attached()
+    expect(table.locator("tr", has=page.get_by_role("link", name="nightly report"))
+           .locator("td[data-label='Schedule']")).to_have_text("every day at 02:30 (Europe/Paris)")
+
+    shot = SCREENSHOT if os.environ.get("UPDATE_SCREENSHOT") else tmp_path / "jobs.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    page.get_by_role("status").evaluate("flash => flash.replaceChildren()")
+    bottom = page.locator("main").bounding_box()
+    page.screenshot(path=str(shot), clip={"x": 0, "y": 0, "width": 1280,
+                                          "height": min(760, bottom["y"] + bottom["height"])})
+    assert shot.stat().st_size > 10_000
+
+    # The active switch in the list pauses a job too.
+    flaky.get_by_role("switch").click()
+    wait_for(lambda: not [j for j in api_data(server, "/fetch")
+                          if j["name"] == "flaky partner API"][0]["is_active"],
+             message="the flaky job to be paused")
+    expect(flaky.locator("td[data-label='Next run']")).to_have_text("paused")
+
+    # On a phone the table becomes cards and nothing scrolls sideways.
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(table.locator("thead")).to_have_css("position", "absolute")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    # Log out: back to the login page, tokens gone here and revoked on the server.
+    page.set_viewport_size({"width": 1280, "height": 760})
+    refresh_token = session_tokens(page)["refresh_token"]
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    assert session_tokens(page) is None
+    r = server.api.post("/refresh/token", {"refresh_token": refresh_token})
+    assert r.status == 401, r
+    page.goto(f"{server.url}/ui/#/jobs")
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+
+
+def test_session_survives_access_token_expiry(start_server, page):
+    """Access tokens that live one second: the page refreshes them and keeps working."""
+    from playwright.sync_api import expect
+
+    server = start_server(auth__access_ttl_seconds=1)
+    page.goto(f"{server.url}/ui/")
+    page.get_by_label("Username or e-mail", exact=True).fill("admin")
+    page.get_by_label("Password", exact=True).fill(server.admin.password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Jobs")).to_be_visible()
+    first = session_tokens(page)
+    expiry = _expiry(first["access_token"])
+    wait_for(lambda: time.time() > expiry, timeout=5, message="the access token to expire")
+    page.get_by_role("link", name="API keys").click()
+    expect(page.get_by_role("heading", name="API keys")).to_be_visible()
+    page.get_by_label("Name", exact=True).fill("ci")
+    page.get_by_role("button", name="Create key").click()
+    key = page.get_by_label("API key", exact=True)
+    expect(key).to_be_visible()
+    assert server.api.get("/user/me", api_key=key.input_value()).status == 200
+    expect(page.get_by_role("status")).to_contain_text("Api key created!")
+    assert session_tokens(page)["refresh_token"] != first["refresh_token"]
+
+
+def _expiry(token: str) -> int:
+    import base64
+
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["exp"]
