@@ -7,6 +7,7 @@ line on stderr; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -161,6 +162,173 @@ def create_user(ctx: click.Context, config_path: str | None, username: str, emai
                              is_superuser=superuser)
     kind = "superuser" if user.is_superuser else "user"
     click.echo(f"Created {kind} {user.username} (id {user.id}).")
+
+
+@cli.command("list-users")
+@_config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON array instead of a table.")
+@click.pass_context
+@_guarded
+def list_users(ctx: click.Context, config_path: str | None, as_json: bool) -> None:
+    """List every user."""
+    from .models import User
+    _open(_settings(ctx, config_path, {}))
+    users = [user.to_json() for user in User.select().order_by(User.id)]
+    if as_json:
+        click.echo(json.dumps(users, indent=2))
+        return
+    _table(["ID", "USERNAME", "EMAIL", "SUPERUSER", "CREATED"],
+           [[u["id"], u["username"], u["email"], "yes" if u["is_superuser"] else "no",
+             u["created_at"]] for u in users])
+
+
+@cli.command("set-password")
+@_config_option
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from one line of standard input.")
+@click.pass_context
+@_guarded
+def set_password(ctx: click.Context, config_path: str | None, username: str,
+                 password_stdin: bool) -> None:
+    """Set a user's password (their sessions are revoked)."""
+    from .services import users
+    from .services.transfer import find_user
+    app_ctx = _open(_settings(ctx, config_path, {}))
+    user = find_user(username)
+    password = _read_password(password_stdin)
+    users.set_password(app_ctx, user, password)
+    click.echo(f"Password of {user.username} changed; their sessions were revoked.")
+
+
+@cli.group()
+def jobs() -> None:
+    """Inspect jobs and run one now."""
+
+
+@jobs.command("list")
+@_config_option
+@click.option("--user", "username", default=None, help="Only jobs this user is a member of.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array instead of a table.")
+@click.pass_context
+@_guarded
+def jobs_list(ctx: click.Context, config_path: str | None, username: str | None,
+              as_json: bool) -> None:
+    """List jobs with their schedule, next run and last outcome."""
+    from .models import Job, JobMember
+    from .services.transfer import find_user
+    _open(_settings(ctx, config_path, {}))
+    query = Job.select().order_by(Job.id)
+    if username is not None:
+        member_of = JobMember.select(JobMember.fetch_id).where(
+            JobMember.user == find_user(username).id)
+        query = query.where(Job.id.in_(member_of))
+    rows = [job.to_json() for job in query]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    _table(["ID", "NAME", "TYPE", "METHOD", "ENDPOINT", "SCHEDULE", "ACTIVE", "NEXT RUN",
+            "LAST"],
+           [[j["id"], j["name"], j["type"], j["method"].upper() if j["type"] == "rest" else "-",
+             j["endpoint"], j["execute_id"], "yes" if j["is_active"] else "no",
+             j["next_run_at"] or "-", j["last_status"] or "-"] for j in rows])
+
+
+@jobs.command("run")
+@_config_option
+@click.argument("job_id", metavar="ID", type=click.IntRange(min=1))
+@click.pass_context
+@_guarded
+def jobs_run(ctx: click.Context, config_path: str | None, job_id: int) -> None:
+    """Run job ID once now (with its retries) and print each attempt's result.
+
+    Exit code 0 when the run succeeded, 1 when its last attempt failed.
+    """
+    from .engine.runner import run_job_now
+    from .errors import NotFound
+    app_ctx = _open(_settings(ctx, config_path, {}))
+    try:
+        results = run_job_now(app_ctx, job_id)
+    except NotFound:
+        raise click.ClickException(f"No job with id {job_id}") from None
+    for result in results:
+        status = result.status_code if result.status_code is not None else "-"
+        outcome = "success" if result.success else "failure"
+        line = (f"attempt {result.attempt}: {outcome}, status {status}, "
+                f"{result.duration_ms if result.duration_ms is not None else '-'} ms, "
+                f"job_id {result.job_id}, result {result.id}")
+        if result.error:
+            line += f", error: {result.error}"
+        click.echo(line)
+    if not results or not results[-1].success:
+        raise click.exceptions.Exit(1)
+
+
+@cli.command("export")
+@_config_option
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default="-",
+              help="File to write (default: standard output).")
+@click.option("--user", "username", default=None,
+              help="Only this user's schedules, presets and jobs.")
+@click.pass_context
+@_guarded
+def export(ctx: click.Context, config_path: str | None, output: str,
+           username: str | None) -> None:
+    """Write schedules, header presets and jobs as one JSON document."""
+    from .services.transfer import export_data
+    _open(_settings(ctx, config_path, {}))
+    document = export_data(username)
+    with click.open_file(output, "w") as fh:
+        fh.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    if output != "-":
+        click.echo(f"Exported {len(document['schedules'])} schedule(s), "
+                   f"{len(document['headers'])} header preset(s), {len(document['jobs'])} "
+                   f"job(s) to {output}.", err=True)
+
+
+def _body_check() -> Callable[[str, dict[str, Any]], Any]:
+    """The API's own request-body validation for imported items (one source of truth)."""
+    from .api.app import all_routes
+    from .api.validation import validate_body, validator_for
+    paths = {"schedule": "/fetch/execute", "header": "/fetch/header", "job": "/fetch"}
+    bodies = {route.path: route.body for route in all_routes() if route.method == "POST"}
+    validators = {kind: validator_for(bodies[path]) for kind, path in paths.items()}
+    return lambda kind, body: validate_body(validators[kind], body)
+
+
+@cli.command("import")
+@_config_option
+@click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
+@click.option("--owner", default=None,
+              help="Give items whose owner does not exist here to this user.")
+@click.pass_context
+@_guarded
+def import_(ctx: click.Context, config_path: str | None, source: Any,
+            owner: str | None) -> None:
+    """Create the schedules, header presets and jobs of an export (idempotent).
+
+    SOURCE is a file written by `scheduler export` (default: standard input). What
+    exists already (same owner, name and content) is reused, not duplicated.
+    """
+    from .services.transfer import find_user, import_data
+    app_ctx = _open(_settings(ctx, config_path, {}))
+    try:
+        document = json.load(source)
+    except ValueError as exc:
+        raise click.ClickException(f"{source.name}: not valid JSON ({exc})") from None
+    fallback = find_user(owner) if owner else None
+    report = import_data(app_ctx, document, check=_body_check(), fallback_owner=fallback)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(report.summary())
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> None:
+    """Print rows as left-aligned columns."""
+    cells = [[str(c) for c in row] for row in [headers, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for row in cells:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
 def main() -> None:
