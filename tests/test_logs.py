@@ -1,0 +1,130 @@
+"""Request logs: one line per request, text or JSON lines, with request id, no secrets."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import Client, wait_for
+
+from scheduler_lib import logs
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "bootstrap-Secret-pw1"
+
+
+@pytest.fixture
+def captured_logs():
+    """Configure logging as ``serve`` does, into a buffer; restore pytest's afterwards."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, logging.getLogger("cheroot").level)
+    buffer = io.StringIO()
+
+    def configure(level: str = "info", fmt: str = "text") -> io.StringIO:
+        logs.configure(level, fmt, stream=buffer)
+        return buffer
+
+    yield configure
+    root.handlers[:], root.level = saved[0], saved[1]
+    logging.getLogger("cheroot").setLevel(saved[2])
+
+
+def access_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if " scheduler.access: " in line]
+
+
+def test_text_lines_name_method_path_status_duration_request_id_and_user(server,
+                                                                         captured_logs):
+    buffer = captured_logs("info", "text")
+    server.api.get("/healthz", headers={"X-Request-ID": "text-1"})
+    server.api.get("/user/me?x=1", token=server.admin.token, headers={"X-Request-ID": "text-2"})
+    server.api.get("/nowhere", headers={"X-Request-ID": "text-3"})
+    lines = wait_for(lambda: len(access_lines(buffer.getvalue())) >= 3 and
+                     access_lines(buffer.getvalue()), message="three access lines")
+    pattern = (r"\S+ \S+ INFO scheduler\.access: (GET) (\S+) (\d{3}) (\d+\.\d{2})ms "
+               r"request_id=(\S+) user_id=(\S+)")
+    parsed = [re.fullmatch(pattern, line).groups() for line in lines]
+    assert [(p[1], p[2], p[4], p[5]) for p in parsed] == [
+        ("/healthz", "200", "text-1", "-"),
+        ("/user/me", "200", "text-2", str(server.admin.id)),   # no query string
+        ("/nowhere", "404", "text-3", "-"),
+    ]
+    assert server.admin.token not in buffer.getvalue()
+
+
+def test_level_from_config_silences_request_lines(server, captured_logs):
+    buffer = captured_logs("warning", "text")
+    assert server.api.get("/healthz").status == 200
+    assert server.api.get("/user/me", token=server.admin.token).status == 200
+    assert access_lines(buffer.getvalue()) == []
+
+
+@pytest.mark.backends("sqlite")
+def test_serve_writes_json_lines_without_secrets(tmp_path):
+    """The real entry point: ``serve`` with log.format = json, then SIGTERM."""
+    config = tmp_path / "scheduler.toml"
+    config.write_text(
+        f'[server]\nport = 0\n[database]\nurl = "sqlite:///{tmp_path / "s.db"}"\n'
+        f'[auth]\nbcrypt_rounds = 4\n[bootstrap]\nusername = "root"\npassword = "{PASSWORD}"\n'
+        '[log]\nformat = "json"\nlevel = "info"\n[scheduler]\nenabled = false\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULER_")}
+    process = subprocess.Popen([sys.executable, str(ROOT / "scheduler.py"), "serve",
+                                "--config", str(config)], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(process.stderr.readline, "")),
+                              daemon=True)
+    reader.start()
+    try:
+        def port() -> int | None:
+            for line in list(lines):
+                found = re.search(r"serving on http://127\.0\.0\.1:(\d+)", line)
+                if found:
+                    return int(found.group(1))
+            return None
+
+        base = f"http://127.0.0.1:{wait_for(port, timeout=30, message='serving line')}"
+        api = Client(base)
+        login = api.post("/login", {"identifier": "root", "password": PASSWORD},
+                         headers={"X-Request-ID": "json-login"})
+        tokens = login.data
+        me = api.get("/user/me", token=tokens["access_token"],
+                     headers={"X-Request-ID": "json-me"})
+        assert me.status == 200
+        assert api.get("/user/me", api_key="sk-not-a-key").status == 401
+        anonymous = api.get("/healthz")
+        generated = anonymous.headers["X-Request-ID"]
+
+        def entries() -> list[dict]:
+            return [json.loads(line) for line in list(lines) if line.strip()]
+
+        wait_for(lambda: sum(e["logger"] == "scheduler.access" for e in entries()) >= 4,
+                 message="four access lines")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        reader.join(timeout=5)
+    everything = "".join(lines)
+    access = {e["request_id"]: e for e in entries() if e["logger"] == "scheduler.access"}
+    assert access["json-login"]["status"] == 200 and access["json-login"]["user_id"] is None
+    me_line = access["json-me"]
+    assert (me_line["method"], me_line["path"], me_line["route"], me_line["status"]) == \
+        ("GET", "/user/me", "/user/me", 200)
+    assert me_line["user_id"] == 1 and me_line["level"] == "info"
+    assert isinstance(me_line["duration_ms"], float) and me_line["duration_ms"] >= 0
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", me_line["time"])
+    assert me_line["message"].startswith("GET /user/me 200 ")
+    assert access[generated]["path"] == "/healthz"
+    assert any(e["path"] == "/user/me" and e["status"] == 401 for e in access.values())
+    for secret in (PASSWORD, tokens["access_token"], tokens["refresh_token"], "sk-not-a-key"):
+        assert secret not in everything
+    assert any("stopped" in e["message"] for e in entries())
