@@ -30,6 +30,18 @@ class JSONField(peewee.TextField):
         return None if value is None else json.loads(value)
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    """A JSON number as a float; ValueError when it overflows to infinity."""
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError("number too large for JSON")
+    return value
+
+
 class BaseModel(peewee.Model):
     class Meta:
         database = database
@@ -269,9 +281,10 @@ class JobResult(BaseModel):
         response: Any = self.response
         if response is not None:
             try:
-                response = json.loads(response)
+                response = json.loads(response, parse_constant=_not_json,
+                                      parse_float=_finite_float)
             except ValueError:
-                pass  # not JSON: shown as the text it is
+                pass  # not JSON (NaN or 1e999 included): shown as the text it is
         return {
             "id": self.id,
             "fetch_id": self.fetch_id,

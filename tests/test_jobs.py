@@ -94,6 +94,8 @@ def test_bad_job_input_is_400_and_changes_nothing(server):
         ({"description": None}, "Field 'description' must be a string"),
         ({"execute_id": "1"}, "Field 'execute_id' must be an integer"),
         ({"execute_id": 0}, "Field 'execute_id' must be at least 1"),
+        ({"execute_id": 10**20}, "Field 'execute_id' must be at most"),
+        ({"header_id": 10**20}, "Field 'header_id' must be at most"),
         ({"execute_id": 999}, "Execute ID not found. Please create execute first."),
         ({"header_id": 999}, "Header ID not found. Please create header first."),
         ({"header_id": "1"}, "Field 'header_id' must be an integer or null"),
@@ -128,6 +130,11 @@ def test_bad_job_input_is_400_and_changes_nothing(server):
             assert_envelope(r, 400)
             assert r.message.startswith(message), (change, r.message)
     assert snapshot() == before
+    r = api.post("/fetch", body=b'{"name": "x", "endpoint": "http://a", "execute_id": %d, '
+                 b'"payload": {"n": -1e400}}' % schedule["id"], token=token,
+                 headers={"Content-Type": "application/json"})
+    assert_envelope(r, 400)
+    assert r.message == "Field 'payload' holds a number too large for JSON"
     # Non-object bodies and malformed JSON.
     for raw in (b"[]", b"null", b"{", b'"x"'):
         r = api.post("/fetch", body=raw, headers={"Content-Type": "application/json"},

@@ -58,6 +58,7 @@ def test_member_errors(server):
         ({"user_id": w.outsider.id, "role": "Owner"}, "Field 'role' must be one of"),
         ({"user_id": str(w.outsider.id), "role": "viewer"}, "Field 'user_id' must be an integer"),
         ({"user_id": 0, "role": "viewer"}, "Field 'user_id' must be at least 1"),
+        ({"user_id": 10**20, "role": "viewer"}, "Field 'user_id' must be at most"),
         ({"user_id": w.outsider.id, "role": "viewer", "fetch_id": 1}, "Unknown field 'fetch_id'"),
     ]:
         r = api.post(base, body, token=owner)

@@ -50,6 +50,18 @@ def test_record_read_update_delete(server):
     assert_envelope(api.get(f"{base}/{result['id']}", token=w.owner.token), 404)
 
 
+def test_responses_that_are_not_json_stay_text(server):
+    w = make_world(server)
+    base = f"/fetch/{w.job['id']}/data"
+    for text, shown in [("NaN", "NaN"), ("1e400", "1e400"), ("[Infinity]", "[Infinity]"),
+                        ("12", 12), ("null", None), ('"s"', "s"), ("", "")]:
+        r = server.api.post(base, {"name": "r", "response": text}, token=w.owner.token)
+        assert r.status == 201, r
+        assert r.data["response"] == shown, text
+        assert ok(server.api.get(f"{base}/{r.data['id']}", token=w.owner.token))["response"] \
+            == shown
+
+
 def test_success_defaults_to_2xx(server):
     w = make_world(server)
     base = f"/fetch/{w.job['id']}/data"
@@ -140,4 +152,8 @@ def test_bad_result_input_is_400_and_changes_nothing(server):
             r = api.patch(f"{base}/{result['id']}", body, token=token)
             assert_envelope(r, 400)
             assert r.message.startswith(message), (body, r.message)
+    r = api.post(base, body=b'{"name": "r", "response": [1e400]}', token=token,
+                 headers={"Content-Type": "application/json"})
+    assert_envelope(r, 400)
+    assert r.message == "Field 'response' holds a number too large for JSON"
     assert snapshot() == before

@@ -39,11 +39,14 @@ _PLAIN_FIELDS = ("name", "topic", "description", "timeout_seconds", "max_attempt
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
 
-def payload_text(value: Any) -> str | None:
+def payload_text(value: Any, field: str = "payload") -> str | None:
     """A payload as stored: a string as it is, any other JSON value as its JSON text."""
     if value is None or isinstance(value, str):
         return value
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # a number like 1e400 parsed as infinity: no JSON can show it
+        raise BadRequest(f"Field '{field}' holds a number too large for JSON") from None
 
 
 def check_expected_status(values: list[Any]) -> list[Any]:

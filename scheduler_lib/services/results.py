@@ -58,7 +58,7 @@ def create_result(user: User, fetch_id: int, body: dict[str, Any]) -> JobResult:
     now = utcnow()
     return JobResult.create(
         fetch=job.id, job_id=None, name=body["name"], status_code=status_code,
-        response=payload_text(body.get("response")),
+        response=payload_text(body.get("response"), "response"),
         response_headers=body.get("response_headers") or {}, error=body.get("error"),
         success=success, attempt=1, created_at=now, updated_at=now)
 
@@ -77,7 +77,7 @@ def update_result(user: User, fetch_id: int, result_id: int,
             if name in changes:
                 setattr(result, name, changes[name])
         if "response" in changes:
-            result.response = payload_text(changes["response"])
+            result.response = payload_text(changes["response"], "response")
         if "response_headers" in changes:
             result.response_headers = changes["response_headers"] or {}
         result.updated_at = utcnow()

@@ -8,6 +8,7 @@ from .. import schemas
 from ..routing import Call, Reply, Route
 from ..validation import obj
 
+MAX_ID = 2**63 - 1  # ids are signed 64-bit columns
 _STATUS = {"anyOf": [{"type": "integer", "minimum": 100, "maximum": 599},
                      {"enum": list(STATUS_CLASSES)}],
            "x-error": 'must be a status code 100-599 or one of "1xx"…"5xx"'}
@@ -21,8 +22,8 @@ _FIELDS = {
     "topic": {"type": ["string", "null"], "maxLength": 2048},
     "payload": {"description": "A string, or any JSON value (stored as its JSON text)."},
     "description": {"type": "string", "maxLength": 10000},
-    "execute_id": {"type": "integer", "minimum": 1},
-    "header_id": {"type": ["integer", "null"], "minimum": 1},
+    "execute_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    "header_id": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_ID},
     "is_active": {"type": "boolean"},
     "timeout_seconds": {"type": "integer", "minimum": 1, "maximum": 300},
     "max_attempts": {"type": "integer", "minimum": 1, "maximum": 10},

@@ -7,6 +7,7 @@ from ...services.access import ROLES
 from .. import schemas
 from ..routing import Call, Reply, Route
 from ..validation import obj
+from .jobs import MAX_ID
 
 _ROLE = {"enum": list(ROLES)}
 
@@ -45,7 +46,8 @@ ROUTES = [
           errors=(403, 404)),
     Route("POST", "/fetch/{fetch_id}/member", add_member, "Add a member (owner)",
           tag="members", status=201,
-          body=obj({"user_id": {"type": "integer", "minimum": 1}, "role": _ROLE},
+          body=obj({"user_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                    "role": _ROLE},
                    ("user_id", "role")),
           data=schemas.MEMBER, errors=(400, 403, 404, 409)),
     Route("GET", "/fetch/{fetch_id}/member/{user_id}", get_member, "One member (members)",
