@@ -18,6 +18,9 @@ class EngineHandle(Protocol):
     def wake(self) -> None:
         """Jobs or schedules changed: re-read the earliest due time now."""
 
+    def run_now(self, job_pk: int) -> str:
+        """Queue a run of the job off schedule; returns the run's new ``job_id``."""
+
 
 @dataclass
 class AppContext:

@@ -17,6 +17,7 @@ from . import __version__
 from .api.app import create_app
 from .config import Settings
 from .db import database, describe_url, open_database
+from .engine import Engine
 from .services.setup import prepare
 
 __all__ = ["Instance"]
@@ -34,6 +35,11 @@ class Instance:
             (settings.server.host, settings.server.port), self.app,
             numthreads=settings.server.threads, server_name=f"scheduler/{__version__}")
         self._thread: threading.Thread | None = None
+        # The scheduling engine, unless this node only serves the API.
+        self.engine: Engine | None = None
+        if settings.scheduler.enabled:
+            self.engine = Engine(settings)
+            self.ctx.engine = self.engine
 
     @property
     def port(self) -> int:
@@ -44,14 +50,22 @@ class Instance:
         self.http.prepare()
         self._thread = threading.Thread(target=self.http.serve, name="http", daemon=True)
         self._thread.start()
+        if self.engine is not None:
+            self.engine.start()
         log.info("serving on http://%s:%d (database %s)", self.settings.server.host, self.port,
                  describe_url(self.settings.database.url))
 
     def stop(self) -> None:
-        """Stop accepting requests, finish the ones in progress, close the database."""
+        """Stop claiming runs and accepting requests, finish the requests in progress
+        and the running jobs (up to ``scheduler.shutdown_grace_seconds``), close the
+        database."""
+        if self.engine is not None:
+            self.engine.request_stop()
         self.http.stop()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self.engine is not None:
+            self.engine.stop()
         database.close()
         log.info("stopped")
 

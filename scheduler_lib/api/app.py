@@ -13,6 +13,7 @@ from .routes import (
     jobs,
     members,
     results,
+    runs,
     schedules,
     service,
     sessions,
@@ -25,7 +26,7 @@ __all__ = ["ROUTE_MODULES", "all_routes", "create_app"]
 
 # Every resource's routes; the OpenAPI document is built from this same list.
 ROUTE_MODULES = (home, sessions, users, apikeys, service, schedules, headers, jobs, members,
-                 results)
+                 results, runs)
 
 _FIXED_MESSAGES = {404: "Not found", 405: "Method not allowed", 413: "Request body too large",
                    500: "Internal server error"}

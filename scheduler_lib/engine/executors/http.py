@@ -1,0 +1,150 @@
+"""REST attempts over one pooled urllib3 client.
+
+The pool is shared by every worker (connections to a target are reused). Redirects
+are not followed (a 3xx is the answer), the body is read up to the configured cap,
+and the whole request — connect, send, every read — must end before the job's
+timeout.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+
+import urllib3
+from urllib3.exceptions import (
+    HTTPError,
+    LocationParseError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    SSLError,
+)
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
+from . import Outcome, PrivateAddressError, Request, check_public_host, timeout_text
+
+__all__ = ["HttpExecutor"]
+
+_CHUNK = 64 * 1024
+
+
+class _Timeout(Exception):
+    """The job's whole-request deadline passed while reading the body."""
+
+
+class HttpExecutor:
+    """Sends REST attempts; thread-safe, one instance per engine."""
+
+    def __init__(self, *, max_response_bytes: int, deny_private_networks: bool = False,
+                 pool_size: int = 16):
+        self.max_response_bytes = max_response_bytes
+        self.deny_private_networks = deny_private_networks
+        # One pool per target host, each keeping up to pool_size idle connections;
+        # block=False: never wait for a connection, open one more instead.
+        self.pool = urllib3.PoolManager(num_pools=256, maxsize=pool_size, block=False,
+                                        retries=False)
+
+    def close(self) -> None:
+        self.pool.clear()
+
+    def execute(self, request: Request) -> Outcome:
+        """Perform ``request``; never raises for the target's failures."""
+        deadline = time.monotonic() + request.timeout
+        try:
+            url = urllib3.util.parse_url(request.url)
+        except LocationParseError:
+            return Outcome(error="invalid URL")
+        if url.scheme not in ("http", "https") or not url.host:
+            return Outcome(error="invalid URL: the scheme must be http or https")
+        if self.deny_private_networks:
+            refused = _refuse_private(url.host, url.port or (443 if url.scheme == "https" else 80))
+            if refused:
+                return Outcome(error=refused)
+        body = request.body.encode() if request.body is not None else None
+        try:
+            response = self.pool.request(
+                request.method.upper(), request.url, body=body, headers=request.headers,
+                timeout=urllib3.Timeout(total=request.timeout), redirect=False,
+                preload_content=False, retries=False)
+        except Exception as exc:  # every failure becomes the result's error
+            return Outcome(error=describe_failure(exc, request.timeout, url.host))
+        outcome = Outcome(status_code=response.status,
+                          headers={name: response.headers[name] for name in response.headers})
+        try:
+            outcome.body, outcome.truncated = self._read_body(response, deadline)
+        except Exception as exc:  # the status is known; the body failed
+            outcome.error = describe_failure(exc, request.timeout, url.host)
+            response.close()
+        finally:
+            response.release_conn()
+        return outcome
+
+    def _read_body(self, response: urllib3.BaseHTTPResponse,
+                   deadline: float) -> tuple[bytes, bool]:
+        cap = self.max_response_bytes
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _Timeout()
+            sock = getattr(getattr(response, "connection", None), "sock", None)
+            if sock is not None:
+                sock.settimeout(remaining)
+            chunk = response.read(min(_CHUNK, cap + 1 - size))
+            if not chunk:
+                return b"".join(parts), False
+            parts.append(chunk)
+            size += len(chunk)
+            if size > cap:
+                # Stop reading; the connection is not reusable with a body left in it.
+                response.close()
+                return b"".join(parts)[:cap], True
+
+
+def _refuse_private(host: str, port: int) -> str | None:
+    try:
+        check_public_host(host, port)
+    except PrivateAddressError as exc:
+        return str(exc)
+    except (socket.gaierror, UnicodeError):
+        return f"DNS lookup failed for {host}"
+    return None
+
+
+def _root(exc: BaseException) -> BaseException:
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return exc
+
+
+def describe_failure(exc: BaseException, timeout: float, host: str) -> str:
+    """The result's ``error`` for a failed request: short and classified."""
+    if isinstance(exc, NameResolutionError | socket.gaierror):
+        return f"DNS lookup failed for {host}"
+    if isinstance(exc, SSLError | ssl.SSLError):
+        root = _root(exc)
+        return f"TLS error: {getattr(root, 'reason', None) or root}"
+    if isinstance(exc, NewConnectionError | ConnectionError | OSError) and not isinstance(
+            exc, TimeoutError | socket.timeout):
+        root = _root(exc)
+        if isinstance(root, ConnectionRefusedError) or isinstance(exc, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(root, ConnectionResetError):
+            return "connection reset by the target"
+        if isinstance(root, TimeoutError | socket.timeout):
+            return timeout_text(timeout)
+        if isinstance(exc, NewConnectionError):
+            return f"connection failed: {root}"
+    if isinstance(exc, Urllib3Timeout | TimeoutError | socket.timeout | _Timeout):
+        return timeout_text(timeout)
+    if isinstance(exc, ProtocolError):
+        root = _root(exc)
+        if isinstance(root, TimeoutError | socket.timeout):
+            return timeout_text(timeout)
+        return f"connection error: {root}"
+    if isinstance(exc, HTTPError):
+        return f"request failed: {exc}"
+    return f"request failed: {type(exc).__name__}: {exc}"

@@ -1,0 +1,101 @@
+"""WebSocket attempts with the ``websockets`` sync client.
+
+Connect (headers on the handshake), send the payload as one text message, then
+collect messages until the server closes or the job's timeout ends the collection.
+The messages are joined with ``\\n---\\n``; the status is the handshake's 101, or the
+HTTP status of a refused handshake.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from urllib.parse import urlsplit
+
+from websockets.exceptions import (
+    ConnectionClosedError,
+    ConnectionClosedOK,
+    InvalidHandshake,
+    InvalidStatus,
+    InvalidURI,
+)
+from websockets.sync.client import ClientConnection, connect
+
+from . import Outcome, Request, timeout_text
+from .http import _refuse_private, describe_failure
+
+__all__ = ["WebSocketExecutor", "SEPARATOR"]
+
+SEPARATOR = "\n---\n"
+
+
+class WebSocketExecutor:
+    def __init__(self, *, max_response_bytes: int, deny_private_networks: bool = False):
+        self.max_response_bytes = max_response_bytes
+        self.deny_private_networks = deny_private_networks
+
+    def execute(self, request: Request) -> Outcome:
+        """Perform ``request``; never raises for the target's failures."""
+        deadline = time.monotonic() + request.timeout
+        parts = urlsplit(request.url)
+        host = parts.hostname or ""
+        if parts.scheme not in ("ws", "wss") or not host:
+            return Outcome(error="invalid URL: the scheme must be ws or wss")
+        if self.deny_private_networks:
+            refused = _refuse_private(host, parts.port or (443 if parts.scheme == "wss" else 80))
+            if refused:
+                return Outcome(error=refused)
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "user-agent"}
+        user_agent = next((v for k, v in request.headers.items() if k.lower() == "user-agent"),
+                          None)
+        try:
+            with connect(request.url, additional_headers=headers, user_agent_header=user_agent,
+                         open_timeout=request.timeout, close_timeout=1, ping_interval=None,
+                         max_size=self.max_response_bytes + 1) as ws:
+                return self._collect(ws, request, deadline, host)
+        except InvalidStatus as exc:
+            response = exc.response
+            return Outcome(status_code=response.status_code, body=bytes(response.body or b""),
+                           headers=dict(response.headers.raw_items()),
+                           error=f"handshake refused with HTTP {response.status_code}")
+        except InvalidURI:
+            return Outcome(error="invalid URL")
+        except TimeoutError:
+            return Outcome(error=timeout_text(request.timeout))
+        except InvalidHandshake as exc:
+            return Outcome(error=f"handshake failed: {exc}")
+        except (OSError, ssl.SSLError) as exc:
+            return Outcome(error=describe_failure(exc, request.timeout, host))
+
+    def _collect(self, ws: ClientConnection, request: Request, deadline: float,
+                 host: str) -> Outcome:
+        outcome = Outcome(status_code=101, headers=dict(ws.response.headers.raw_items())
+                          if ws.response is not None else {})
+        messages: list[str] = []
+        size = 0
+        try:
+            if request.body is not None:
+                ws.send(request.body)
+            while (remaining := deadline - time.monotonic()) > 0:
+                try:
+                    message = ws.recv(timeout=remaining)
+                except TimeoutError:
+                    break
+                text = message if isinstance(message, str) else message.decode(errors="replace")
+                messages.append(text)
+                size += len(text.encode()) + len(SEPARATOR)
+                if size > self.max_response_bytes:
+                    outcome.truncated = True
+                    break
+        except ConnectionClosedOK:
+            pass  # the server ended the conversation: a normal end of collection
+        except ConnectionClosedError as exc:
+            if exc.sent is not None and exc.sent.code == 1009:   # a message past the cap
+                outcome.truncated = True
+            else:
+                outcome.error = f"connection closed abnormally: {exc}"
+        except OSError as exc:
+            outcome.error = describe_failure(exc, request.timeout, host)
+        body = SEPARATOR.join(messages).encode()
+        outcome.body = body[:self.max_response_bytes] if outcome.truncated else body
+        return outcome

@@ -1,0 +1,191 @@
+"""One attempt of a run, from job to result: build the request, execute it, judge it.
+
+``perform`` is what a worker thread does (no database); ``run_job_now`` runs a job
+once, synchronously, in the calling thread, with its retries (the CLI's
+``jobs run ID``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from .. import __version__
+from ..config import Settings
+from ..context import AppContext
+from ..errors import Conflict, NotFound
+from ..metrics import RUN_LATENESS, RUNS, RUNS_IN_FLIGHT
+from ..models import JobResult
+from ..timeutil import utcnow
+from . import store
+from .executors import Outcome, Request
+from .executors.http import HttpExecutor
+from .executors.ws import WebSocketExecutor
+
+__all__ = ["Attempt", "Executors", "build_request", "status_expected", "perform",
+           "retry_at", "run_job_now", "USER_AGENT"]
+
+USER_AGENT = f"scheduler/{__version__}"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt of a run, its record already written (``result_pk``)."""
+    spec: store.JobSpec
+    job_id: str
+    number: int
+    scheduled_at: datetime
+    result_pk: int
+    manual: bool = False
+
+
+class Executors:
+    """The engine's executors, shared by every worker."""
+
+    def __init__(self, settings: Settings, pool_size: int):
+        cap, deny = settings.fetch.max_response_bytes, settings.fetch.deny_private_networks
+        self.http = HttpExecutor(max_response_bytes=cap, deny_private_networks=deny,
+                                 pool_size=pool_size)
+        self.ws = WebSocketExecutor(max_response_bytes=cap, deny_private_networks=deny)
+
+    def execute(self, job_type: str, request: Request) -> Outcome:
+        executor = self.ws if job_type == "websocket" else self.http
+        return executor.execute(request)
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def build_request(spec: store.JobSpec, job_id: str, attempt: int) -> Request:
+    """The request of an attempt: preset headers plus the scheduler's own."""
+    headers = dict(spec.headers)
+    payload = spec.payload
+    if payload is not None and spec.type != "websocket" and not any(
+            name.lower() == "content-type" for name in headers):
+        headers["Content-Type"] = ("application/json" if _is_json(payload)
+                                   else "text/plain; charset=utf-8")
+    for name in [n for n in headers if n.lower() in (
+            "user-agent", "x-scheduler-job-id", "x-scheduler-attempt")]:
+        del headers[name]
+    headers["User-Agent"] = USER_AGENT
+    headers["X-Scheduler-Job-Id"] = job_id
+    headers["X-Scheduler-Attempt"] = str(attempt)
+    return Request(url=spec.endpoint, method=spec.method or "get", headers=headers,
+                   body=payload, timeout=float(spec.timeout_seconds))
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def status_expected(code: int | None, expected: list[Any]) -> bool:
+    """Whether ``code`` is one of ``expected`` (integers and ``"2xx"``-style classes)."""
+    if code is None:
+        return False
+    for item in expected:
+        if isinstance(item, int) and item == code:
+            return True
+        if isinstance(item, str) and item[1:].lower() == "xx" and item[:1] == str(code // 100):
+            return True
+    return False
+
+
+def _judge(spec: store.JobSpec, outcome: Outcome) -> tuple[bool, str | None]:
+    if outcome.error is not None:
+        return False, outcome.error
+    if spec.type == "websocket":
+        return outcome.status_code == 101, None
+    if status_expected(outcome.status_code, spec.expected_status):
+        return True, None
+    return False, f"unexpected status {outcome.status_code}"
+
+
+def perform(attempt: Attempt, executors: Executors, clock: Any = utcnow) -> store.Finished:
+    """Execute one attempt and describe its result; never raises."""
+    spec = attempt.spec
+    RUNS_IN_FLIGHT.inc()
+    started = clock()
+    RUN_LATENESS.observe(max(0.0, (started - attempt.scheduled_at).total_seconds()))
+    began = time.monotonic()
+    try:
+        outcome = executors.execute(spec.type, build_request(spec, attempt.job_id,
+                                                             attempt.number))
+    except Exception as exc:  # an executor bug must not lose the record
+        outcome = Outcome(error=f"internal error: {type(exc).__name__}: {exc}")
+    finally:
+        RUNS_IN_FLIGHT.dec()
+    elapsed = time.monotonic() - began
+    success, error = _judge(spec, outcome)
+    RUNS.labels(outcome="success" if success else "failure").inc()
+    response = outcome.body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+    return store.Finished(
+        result_pk=attempt.result_pk, job_pk=spec.pk, status_code=outcome.status_code,
+        response=response, response_headers=outcome.headers,
+        response_truncated=outcome.truncated, error=error, success=success,
+        started_at=started, finished_at=started + timedelta(seconds=elapsed),
+        duration_ms=round(elapsed * 1000),
+        release=success or attempt.number >= spec.max_attempts)
+
+
+def retry_at(spec: store.JobSpec, failed: store.Finished, number: int) -> datetime:
+    """When attempt ``number + 1`` is due: backoff × 2^(number−1) after the failure."""
+    return failed.finished_at + timedelta(
+        seconds=spec.retry_backoff_seconds * 2 ** (number - 1))
+
+
+def run_job_now(ctx: AppContext, job_pk: int, *, wait_seconds: float = 30.0,
+                node: str | None = None) -> list[JobResult]:
+    """Run job ``job_pk`` once now, in this thread, with its retries; its results.
+
+    Like ``POST /fetch/{id}/run``: works on inactive jobs, issues a new ``job_id`` for
+    the run, leaves the job's own ``job_id`` and ``next_run_at`` alone, and never
+    overlaps a run of the same job elsewhere (it waits up to ``wait_seconds`` for
+    one to end, then raises Conflict). NotFound when there is no such job.
+    """
+    settings = ctx.settings
+    node = node or f"run-now-{uuid.uuid4().hex[:12]}"
+    lease = settings.scheduler.lease_seconds
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        with store.transaction():
+            spec = store.acquire_lease(job_pk, node, utcnow(), lease)
+            if spec is None and not store.job_exists(job_pk):
+                raise NotFound("Fetch not found")
+        if spec is not None:
+            break
+        if time.monotonic() > deadline:
+            raise Conflict("The job is running; try again when its run ends")
+        time.sleep(0.1)
+    executors = Executors(settings, pool_size=1)
+    job_id = str(uuid.uuid4())
+    result_pks: list[int] = []
+    scheduled = utcnow()
+    try:
+        for number in range(1, spec.max_attempts + 1):
+            with store.transaction():
+                # No heartbeat here: the lease covers this attempt and its backoff.
+                store.renew_leases(node, utcnow(), lease + spec.timeout_seconds
+                                   + spec.retry_backoff_seconds * 2 ** (number - 1))
+                pk = store.open_attempt(spec, job_id, number, scheduled, utcnow())
+            result_pks.append(pk)
+            finished = perform(Attempt(spec, job_id, number, scheduled, pk, manual=True),
+                               executors)
+            with store.transaction():
+                store.finish_attempts([finished], node, utcnow())
+            if finished.release:
+                break
+            scheduled = retry_at(spec, finished, number)
+            time.sleep(max(0.0, (scheduled - utcnow()).total_seconds()))
+    finally:
+        with store.transaction():
+            store.release_lease(job_pk, node)
+        executors.close()
+    return list(JobResult.select().where(JobResult.id.in_(result_pks)).order_by(JobResult.id))

@@ -1,0 +1,202 @@
+"""Real local targets for job runs: a threaded HTTP server and a WebSocket server.
+
+Both bind 127.0.0.1 on a free port, record every request they get (method, path,
+headers, body, arrival time) and answer as configured. Use them as context managers
+or through the ``http_target`` / ``ws_target`` fixtures (import them into a test
+module). They never raise into the test process: a client that went away is
+ignored.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.server import ServerConnection, serve
+
+from scheduler_lib.timeutil import utcnow
+
+__all__ = ["Recorded", "HttpTarget", "WsTarget", "http_target", "ws_target"]
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: Any                      # naive UTC arrival time
+    messages: list[str] = field(default_factory=list)   # websocket: what the client sent
+
+
+class HttpTarget:
+    """Answers every request with ``status``/``body``/``headers`` after ``delay`` s.
+
+    ``statuses`` (a list) overrides ``status`` for the first requests, one each.
+    ``active``/``max_active`` count requests being handled at once.
+    """
+
+    def __init__(self) -> None:
+        self.status = 200
+        self.statuses: list[int] = []
+        self.body: bytes = b'{"ok": true}'
+        self.headers: dict[str, str] = {"Content-Type": "application/json"}
+        self.delay = 0.0
+        self.requests: list[Recorded] = []
+        self.active = 0
+        self.max_active = 0
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> HttpTarget:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._closing.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> HttpTarget:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.requests)
+
+    def _answer(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        with self._lock:
+            self.requests.append(Recorded(handler.command, handler.path,
+                                          dict(handler.headers.items()), body, utcnow()))
+            status = self.statuses.pop(0) if self.statuses else self.status
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        try:
+            if self.delay:
+                self._closing.wait(self.delay)
+            handler.send_response(status)
+            for name, value in self.headers.items():
+                handler.send_header(name, value)
+            handler.send_header("Content-Length", str(len(self.body)))
+            handler.end_headers()
+            handler.wfile.write(self.body)
+        except OSError:
+            pass  # the scheduler gave up on this request (its timeout): expected
+        finally:
+            with self._lock:
+                self.active -= 1
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        target = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                target._answer(self)
+
+            do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
+
+
+class WsTarget:
+    """A WebSocket server: records the handshake and what the client sends, then
+    sends ``messages``; closes afterwards when ``close`` is true, else waits for the
+    client to leave. ``reject_status`` refuses the handshake with that HTTP status."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = ["hello", "world"]
+        self.close = True
+        self.reject_status: int | None = None
+        self.requests: list[Recorded] = []
+        self._lock = threading.Lock()
+        self._server = serve(self._handle, "127.0.0.1", 0,
+                             process_request=self._process_request)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self._server.socket.getsockname()[1]}"
+
+    def start(self) -> WsTarget:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> WsTarget:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.requests)
+
+    def _process_request(self, connection: ServerConnection, request: Any) -> Any:
+        if self.reject_status is not None:
+            with self._lock:
+                self.requests.append(Recorded(
+                    "GET", request.path, dict(request.headers.raw_items()), b"", utcnow()))
+            return connection.respond(HTTPStatus(self.reject_status), "refused\n")
+        return None
+
+    def _handle(self, ws: ServerConnection) -> None:
+        record = Recorded("GET", ws.request.path, dict(ws.request.headers.raw_items()), b"",
+                          utcnow())
+        with self._lock:
+            self.requests.append(record)
+        try:
+            try:
+                first = ws.recv(timeout=0.5)
+                record.messages.append(first if isinstance(first, str) else first.decode())
+            except TimeoutError:
+                pass
+            for message in self.messages:
+                ws.send(message)
+            if self.close:
+                ws.close()
+                return
+            while True:
+                ws.recv()
+        except ConnectionClosed:
+            pass
+
+
+@pytest.fixture
+def http_target() -> Iterator[HttpTarget]:
+    with HttpTarget() as target:
+        yield target
+
+
+@pytest.fixture
+def ws_target() -> Iterator[WsTarget]:
+    with WsTarget() as target:
+        yield target
+

@@ -1,0 +1,152 @@
+"""Executors against real local targets: what is sent, what is recorded, how failures read."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+import targets
+
+from scheduler_lib import __version__
+from scheduler_lib.engine.executors import Request
+from scheduler_lib.engine.executors.http import HttpExecutor
+from scheduler_lib.engine.executors.ws import SEPARATOR, WebSocketExecutor
+from scheduler_lib.engine.runner import build_request, status_expected
+from scheduler_lib.engine.store import JobSpec
+
+http_target, ws_target = targets.http_target, targets.ws_target
+
+
+def spec(endpoint: str, **fields) -> JobSpec:
+    values = dict(pk=7, name="ping", type="rest", endpoint=endpoint, method="post",
+                  payload='{"a": 1}', headers={"X-Token": "t0k"}, timeout_seconds=5,
+                  max_attempts=1, retry_backoff_seconds=1, expected_status=["2xx"])
+    values.update(fields)
+    return JobSpec(**values)
+
+
+def http(**kw) -> HttpExecutor:
+    return HttpExecutor(max_response_bytes=kw.pop("cap", 1024), **kw)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_rest_request_carries_method_preset_payload_and_scheduler_headers(http_target):
+    http_target.body = b'{"pong": 1}'
+    request = build_request(spec(http_target.url + "/hook?x=1"), "run-uuid", 2)
+    outcome = http().execute(request)
+    assert outcome.error is None and outcome.status_code == 200
+    assert outcome.body == b'{"pong": 1}' and not outcome.truncated
+    assert outcome.headers["Content-Type"] == "application/json"
+    [seen] = http_target.requests
+    assert (seen.method, seen.path, seen.body) == ("POST", "/hook?x=1", b'{"a": 1}')
+    assert seen.headers["X-Token"] == "t0k"
+    assert seen.headers["User-Agent"] == f"scheduler/{__version__}"
+    assert seen.headers["X-Scheduler-Job-Id"] == "run-uuid"
+    assert seen.headers["X-Scheduler-Attempt"] == "2"
+    assert seen.headers["Content-Type"] == "application/json"
+
+
+def test_connections_are_reused(http_target):
+    executor = http()
+    for _ in range(3):
+        assert executor.execute(Request(http_target.url)).status_code == 200
+    pool = executor.pool.connection_from_url(http_target.url)
+    assert pool.num_connections == 1
+
+
+def test_body_past_the_cap_is_cut_and_flagged(http_target):
+    http_target.body = b"x" * 5000
+    outcome = http(cap=1000).execute(Request(http_target.url))
+    assert outcome.truncated and outcome.body == b"x" * 1000
+    http_target.body = b"y" * 1000
+    outcome = http(cap=1000).execute(Request(http_target.url))
+    assert not outcome.truncated and len(outcome.body) == 1000
+
+
+def test_whole_request_timeout(http_target):
+    http_target.delay = 3
+    began = time.monotonic()
+    outcome = http().execute(Request(http_target.url, timeout=1))
+    assert outcome.status_code is None and outcome.error == "timeout after 1 s"
+    assert 0.9 < time.monotonic() - began < 2.5
+
+
+def test_connection_refused_and_dns_failure():
+    outcome = http().execute(Request(f"http://127.0.0.1:{free_port()}/"))
+    assert outcome.error == "connection refused" and outcome.status_code is None
+    outcome = http().execute(Request("http://no-such-host.invalid/", timeout=5))
+    assert outcome.error == "DNS lookup failed for no-such-host.invalid"
+
+
+def test_redirects_are_not_followed(http_target):
+    http_target.status = 302
+    http_target.headers = {"Location": http_target.url + "/elsewhere"}
+    outcome = http().execute(Request(http_target.url + "/start"))
+    assert outcome.status_code == 302 and outcome.headers["Location"].endswith("/elsewhere")
+    assert [r.path for r in http_target.requests] == ["/start"]
+
+
+def test_private_targets_can_be_denied(http_target):
+    outcome = http(deny_private_networks=True).execute(Request(http_target.url))
+    assert outcome.status_code is None
+    assert "private network" in outcome.error and http_target.count() == 0
+
+
+def test_expected_status_matching():
+    assert status_expected(204, ["2xx"]) and status_expected(404, [404, "5xx"])
+    assert not status_expected(404, ["2xx"]) and not status_expected(None, ["2xx"])
+    assert status_expected(503, ["5xx"]) and not status_expected(200, [201])
+
+
+def ws(**kw) -> WebSocketExecutor:
+    return WebSocketExecutor(max_response_bytes=kw.pop("cap", 1024), **kw)
+
+
+def test_websocket_collects_messages_until_the_server_closes(ws_target):
+    request = build_request(spec(ws_target.url + "/feed", type="websocket", payload="subscribe"),
+                            "ws-run", 1)
+    began = time.monotonic()
+    outcome = ws().execute(request)
+    assert time.monotonic() - began < 3
+    assert outcome.error is None and outcome.status_code == 101
+    assert outcome.body.decode() == "hello" + SEPARATOR + "world"
+    [seen] = ws_target.requests
+    assert seen.path == "/feed" and seen.messages == ["subscribe"]
+    assert seen.headers["X-Scheduler-Job-Id"] == "ws-run"
+    assert seen.headers["X-Scheduler-Attempt"] == "1"
+    assert seen.headers["X-Token"] == "t0k"
+    assert seen.headers["User-Agent"] == f"scheduler/{__version__}"
+
+
+def test_websocket_collection_ends_at_the_timeout(ws_target):
+    ws_target.close = False
+    began = time.monotonic()
+    outcome = ws().execute(Request(ws_target.url, timeout=1, body="hi"))
+    assert 0.9 < time.monotonic() - began < 3
+    assert outcome.error is None and outcome.status_code == 101
+    assert outcome.body.decode() == "hello" + SEPARATOR + "world"
+
+
+def test_websocket_refused_handshake_records_the_status(ws_target):
+    ws_target.reject_status = 403
+    outcome = ws().execute(Request(ws_target.url))
+    assert outcome.status_code == 403 and "403" in outcome.error
+
+
+def test_websocket_truncation_and_connection_refused(ws_target):
+    ws_target.messages = ["a" * 300, "b" * 300, "c" * 300]
+    outcome = ws(cap=500).execute(Request(ws_target.url))
+    assert outcome.truncated and len(outcome.body) == 500 and outcome.error is None
+    outcome = ws().execute(Request(f"ws://127.0.0.1:{free_port()}/"))
+    assert outcome.error == "connection refused" and outcome.status_code is None
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/", "http:///nohost"])
+def test_bad_urls_are_errors_not_exceptions(url):
+    assert http().execute(Request(url)).error.startswith("invalid URL")
