@@ -79,12 +79,6 @@ async function route() {
   }
   const section = path.split("/")[1];
   updateChrome(section);
-  if (pendingFlash) {
-    flash(pendingFlash.text, {kind: pendingFlash.kind});
-    pendingFlash = null;
-  } else {
-    flash("");
-  }
   const count = ++renderCount;
   let content;
   if (!match) {
@@ -102,12 +96,16 @@ async function route() {
     try {
       content = await match.r.view(ctx);
     } catch (error) {
-      content = h("section", {}, h("h1", {tabindex: "-1"}, "Something went wrong"),
+      const title = {403: "Not allowed", 404: "Not found"}[error.status] || "Something went wrong";
+      content = h("section", {}, h("h1", {tabindex: "-1"}, title),
         h("p", {class: "error", role: "alert"}, error.message || String(error)));
     }
   }
   if (count !== renderCount) return;  // a newer navigation won the race
   fill(main, content);
+  // The message of what led here shows with the page it is about, not before it.
+  flash(pendingFlash ? pendingFlash.text : "", {kind: pendingFlash ? pendingFlash.kind : "ok"});
+  pendingFlash = null;
   const heading = main.querySelector("h1");
   document.title = heading ? `${heading.textContent} · Scheduler` : "Scheduler";
   if (heading && !main.contains(document.activeElement)) {
