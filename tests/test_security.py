@@ -40,8 +40,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # Every resource of the victim carries this string: it must never reach anyone else.
 MARK = "victim-private-7f3a"
 THROTTLED = "Too many failed logins, try again later"
-# Tables whose rows change by design on a rejected request.
-VOLATILE_TABLES = {"login_failures", "schema_migrations"}
+# Tables whose rows change by design on a rejected request (a failed login is
+# counted, and SQLite's autoincrement counter moves with it).
+VOLATILE_TABLES = {"login_failures", "schema_migrations", "sqlite_sequence"}
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -110,7 +111,7 @@ class World:
             if name == "fetch_id":
                 return str(self.ids["job"])
             if name == "user_id":
-                return str(self.victim.id)
+                return str(self.ids.get("member", self.victim.id))
             for prefix, kind in (("/user/apikey/", "apikey"), ("/user/", "user"),
                                  ("/fetch/execute/", "schedule"), ("/fetch/header/", "header"),
                                  ("/fetch/{fetch_id}/data/", "result"), ("/fetch/", "job")):
@@ -164,6 +165,8 @@ def sample_body(route: Route, world: World, actor: Any) -> dict | None:
     body = {name: samples[name] for name in route.body.get("required", ())}
     if "name" in properties:
         body["name"] = "hijacked"
+    if "type" in body and "value" in properties:  # interval schedules need a value
+        body["value"] = samples["value"]
     return body
 
 
