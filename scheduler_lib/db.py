@@ -5,6 +5,12 @@ the configuration. ``exclusive()`` is the one way to run a critical section that
 must not interleave with other processes (migrations, bootstrap): on SQLite it is a
 ``BEGIN IMMEDIATE`` transaction, on PostgreSQL a transaction holding an advisory
 lock.
+
+PostgreSQL connections come from a bounded pool (``database.max_connections`` per
+process): threads take one when they first touch the database and give it back with
+``release_connection()`` (the API does so after every request, the engine after
+every run), so a node never holds more connections than it is using at once.
+SQLite keeps one connection per thread, which is cheap and never released.
 """
 
 from __future__ import annotations
@@ -15,10 +21,18 @@ from collections.abc import Iterator
 from urllib.parse import unquote, urlparse
 
 import peewee
+from playhouse.pool import PooledPostgresqlDatabase
 
 from .errors import ConfigError
 
-__all__ = ["database", "open_database", "is_postgres", "exclusive", "describe_url"]
+__all__ = ["database", "open_database", "is_postgres", "exclusive", "describe_url",
+           "release_connection", "close_all", "DEFAULT_MAX_CONNECTIONS"]
+
+DEFAULT_MAX_CONNECTIONS = 20
+# A thread waits this long for a pooled connection before its request fails.
+_POOL_WAIT_SECONDS = 30
+# Idle pooled connections older than this are closed and replaced on checkout.
+_POOL_STALE_SECONDS = 300
 
 database = peewee.DatabaseProxy()
 
@@ -44,7 +58,7 @@ def _sqlite(url: str) -> peewee.SqliteDatabase:
     )
 
 
-def _postgres(url: str) -> peewee.PostgresqlDatabase:
+def _postgres(url: str, max_connections: int) -> peewee.PostgresqlDatabase:
     parsed = urlparse(url)
     name = unquote(parsed.path.lstrip("/"))
     if not name:
@@ -54,7 +68,9 @@ def _postgres(url: str) -> peewee.PostgresqlDatabase:
         params["user"] = unquote(parsed.username)
     if parsed.password:
         params["password"] = unquote(parsed.password)
-    return peewee.PostgresqlDatabase(name, autorollback=True, **params)
+    return PooledPostgresqlDatabase(
+        name, max_connections=max_connections, stale_timeout=_POOL_STALE_SECONDS,
+        timeout=_POOL_WAIT_SECONDS, connect_timeout=10, application_name="scheduler", **params)
 
 
 def describe_url(url: str) -> str:
@@ -65,12 +81,15 @@ def describe_url(url: str) -> str:
     return url
 
 
-def open_database(url: str) -> peewee.Database:
-    """Create the database for ``url`` and bind the models' proxy to it."""
+def open_database(url: str, max_connections: int = DEFAULT_MAX_CONNECTIONS) -> peewee.Database:
+    """Create the database for ``url`` and bind the models' proxy to it.
+
+    ``max_connections`` bounds the PostgreSQL pool of this process.
+    """
     if url.startswith("sqlite:///"):
         db = _sqlite(url)
     elif url.startswith(("postgresql://", "postgres://")):
-        db = _postgres(url)
+        db = _postgres(url, max_connections)
     else:
         raise ConfigError(f"database.url: unsupported URL {describe_url(url)!r} "
                           "(use sqlite:///file.db or postgresql://…)")
@@ -79,8 +98,31 @@ def open_database(url: str) -> peewee.Database:
 
 
 def is_postgres(db: peewee.Database | None = None) -> bool:
+    """Whether ``db`` (default: the bound database) is PostgreSQL."""
     target = db or database.obj
     return isinstance(target, peewee.PostgresqlDatabase)
+
+
+def release_connection() -> None:
+    """Give this thread's PostgreSQL connection back to the pool (no-op on SQLite).
+
+    Call it when a unit of work (a request, a job run) is over; a transaction still
+    open here is rolled back by the pool.
+    """
+    target = database.obj
+    if isinstance(target, PooledPostgresqlDatabase) and not target.is_closed():
+        target.close()
+
+
+def close_all() -> None:
+    """Close every connection of this process (on shutdown)."""
+    target = database.obj
+    if target is None:
+        return
+    if isinstance(target, PooledPostgresqlDatabase):
+        target.close_all()
+    else:
+        target.close()
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import urllib3
-from backends import PostgresCluster, selected_backends, session_database
+from backends import PostgresCluster, ScratchDatabase, selected_backends, session_database
 
 from scheduler_lib.config import load_settings
 from scheduler_lib.server import Instance
@@ -184,8 +184,8 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
 
 
 @pytest.fixture(scope="session")
-def postgres_session_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
-    """The URL of this session's PostgreSQL database (schema kept between tests)."""
+def postgres_database(postgres_cluster: PostgresCluster) -> Iterator[ScratchDatabase]:
+    """This session's PostgreSQL database (its schema is kept between tests)."""
     yield from session_database(postgres_cluster)
 
 
@@ -194,9 +194,9 @@ def database_url(backend: str, tmp_path, request: pytest.FixtureRequest) -> str:
     """An empty database of this test's backend (a schema may already be there)."""
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'scheduler.db'}"
-    url = request.getfixturevalue("postgres_session_url")
-    PostgresCluster.empty_tables(url)
-    return url
+    scratch: ScratchDatabase = request.getfixturevalue("postgres_database")
+    scratch.empty()
+    return scratch.url
 
 
 @pytest.fixture
@@ -210,6 +210,9 @@ def start_server(tmp_path, database_url: str) -> Iterator[Callable[..., RunningS
             overrides.setdefault("database__url", database_url)
             db_path = None
         instance = Instance(instance_settings(db_path or "", **overrides))
+        # Cheroot's stop() waits out one select() of this many seconds (default 0.5):
+        # a shorter one takes ~0.45 s off every test's teardown.
+        instance.http.expiration_interval = 0.05
         instance.start()
         started.append(instance)
         return RunningServer(instance, db_path)

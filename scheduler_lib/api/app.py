@@ -5,6 +5,7 @@ from __future__ import annotations
 import bottle
 
 from ..context import AppContext
+from ..db import release_connection
 from .dashboard import add_dashboard
 from .routes import (
     apikeys,
@@ -51,6 +52,8 @@ def create_app(ctx: AppContext) -> bottle.Bottle:
     app.default_error_handler = _error_page
     app.add_hook("before_request", start_request)
     app.add_hook("after_request", finish_request)
+    # A PostgreSQL connection goes back to the pool as soon as its request is answered.
+    app.add_hook("after_request", release_connection)
     for route in all_routes():
         app.route(bottle_path(route.path), route.method, endpoint(route, ctx))
     add_dashboard(app)
