@@ -16,7 +16,7 @@ from cheroot import wsgi
 from . import __version__
 from .api.app import create_app
 from .config import Settings
-from .db import database, describe_url, open_database
+from .db import close_all, describe_url, open_database, release_connection
 from .engine import Engine
 from .services.setup import prepare
 
@@ -28,8 +28,9 @@ log = logging.getLogger("scheduler.server")
 class Instance:
     def __init__(self, settings: Settings):
         self.settings = settings
-        open_database(settings.database.url)
+        open_database(settings.database.url, settings.database.max_connections)
         self.ctx, self.bootstrap = prepare(settings)
+        release_connection()  # the HTTP and engine threads take their own
         self.app = create_app(self.ctx)
         self.http = wsgi.Server(
             (settings.server.host, settings.server.port), self.app,
@@ -66,7 +67,7 @@ class Instance:
             self._thread.join(timeout=10)
         if self.engine is not None:
             self.engine.stop()
-        database.close()
+        close_all()
         log.info("stopped")
 
     def run_until_signalled(self) -> None:
