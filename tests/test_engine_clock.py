@@ -1,0 +1,122 @@
+"""Engines built by the test: an injected clock (cron across DST), two nodes on one
+database, ``run_job_now``, and retention."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+import targets
+from conftest import wait_for
+from test_engine import HOURLY, finished, job, results, schedule
+
+from scheduler_lib import timing
+from scheduler_lib.engine import Engine, run_job_now
+from scheduler_lib.engine.retention import RetentionTask, prune_results
+from scheduler_lib.models import Job, JobResult
+from scheduler_lib.timeutil import utcnow
+
+http_target = targets.http_target
+
+
+def started_engine(server, **kw) -> Engine:
+    engine = Engine(server.settings, **kw)
+    engine.start()
+    wait_for(lambda: engine.last_tick is not None, 5, message="engine start")
+    return engine
+
+
+def test_cron_in_a_time_zone_across_spring_forward(start_server, http_target):
+    # Engine time runs 12 hours per real second from 2026-03-07 00:00 UTC, so three
+    # nightly runs take a few seconds; leases are made long enough for that clock.
+    server = start_server(scheduler__enabled=False, scheduler__lease_seconds=10**8)
+    sched = schedule(server, name="nightly", type="cron", cron="30 2 * * *",
+                     timezone="America/New_York")
+    j = job(server, http_target.url, sched["id"])
+    base, origin, speed = datetime(2026, 3, 7), time.monotonic(), 43200
+
+    def clock() -> datetime:
+        return base + timedelta(seconds=(time.monotonic() - origin) * speed)
+
+    first = timing.first_due("cron", None, "30 2 * * *", "America/New_York", base)
+    Job.update(next_run_at=first).where(Job.id == j["id"]).execute()
+    engine = started_engine(server, clock=clock)
+    server.instance.ctx.engine = engine
+    try:
+        rows = finished(server, j["id"], 3, timeout=20)
+    finally:
+        engine.stop(grace=5)
+        server.instance.ctx.engine = None
+    # 02:30 EST is 07:30 UTC; on the 8th 02:30 does not exist (clocks jump from 02:00
+    # to 03:00 EDT), so the run is at the jump; from the 9th 02:30 EDT is 06:30 UTC.
+    assert [row["scheduled_at"] for row in rows[:3]] == [
+        "2026-03-07T07:30:00.000000Z", "2026-03-08T07:00:00.000000Z",
+        "2026-03-09T06:30:00.000000Z"]
+    assert all(row["success"] for row in rows)
+
+
+def test_two_engines_on_one_database_claim_each_run_once(server, http_target):
+    other = started_engine(server, node_id="second-node")
+    try:
+        sched = schedule(server)
+        jobs = [job(server, http_target.url, sched["id"], name=f"j{n}") for n in range(4)]
+        for j in jobs:
+            finished(server, j["id"], 3, timeout=10)
+    finally:
+        other.stop(grace=5)
+    for j in jobs:
+        rows = results(server, j["id"])
+        assert len({row["scheduled_at"] for row in rows}) == len(rows)   # no slot twice
+        assert len({row["job_id"] for row in rows}) == len(rows)
+    sent = [r.headers["X-Scheduler-Job-Id"] for r in http_target.requests]
+    assert len(sent) == len(set(sent))
+
+
+def test_run_job_now_runs_synchronously_with_retries(server, http_target):
+    http_target.statuses = [502]
+    sched = schedule(server, **HOURLY)
+    j = job(server, http_target.url, sched["id"], max_attempts=2, retry_backoff_seconds=1)
+    began = time.monotonic()
+    rows = run_job_now(server.instance.ctx, j["id"])
+    assert 1 <= time.monotonic() - began < 5
+    assert [(r.attempt, r.status_code, r.success) for r in rows] == [(1, 502, False),
+                                                                    (2, 200, True)]
+    assert rows[0].job_id == rows[1].job_id != j["job_id"]
+    assert rows[1].scheduled_at >= rows[0].finished_at + timedelta(seconds=1)
+    after = Job.get_by_id(j["id"])
+    assert after.job_id == j["job_id"] and after.last_status == "success"
+    assert after.to_json()["next_run_at"] == j["next_run_at"]
+
+
+def _add_results(fetch_id: int, count: int, created_at: datetime) -> None:
+    JobResult.insert_many([
+        {"fetch": fetch_id, "name": "r", "created_at": created_at, "updated_at": created_at}
+        for _ in range(count)]).execute()
+
+
+def test_retention_prunes_by_count_and_by_age(server):
+    sched = schedule(server, **HOURLY)
+    busy, old = (job(server, "http://127.0.0.1:9/", sched["id"], name=n)["id"]
+                 for n in ("busy", "old"))
+    now = utcnow()
+    _add_results(busy, 10, now)
+    _add_results(old, 3, now - timedelta(days=40))
+    _add_results(old, 2, now - timedelta(days=1))
+    newest_busy = [r.id for r in JobResult.select().where(JobResult.fetch == busy)][-4:]
+    assert prune_results(max_runs_per_job=4, max_age_days=30, now=now) == 6 + 3
+    assert [r.id for r in JobResult.select().where(JobResult.fetch == busy)] == newest_busy
+    assert JobResult.select().where(JobResult.fetch == old).count() == 2
+    assert prune_results(max_runs_per_job=4, max_age_days=30, now=now) == 0
+
+
+def test_retention_task_prunes_in_the_background(server):
+    sched = schedule(server, **HOURLY)
+    fid = job(server, "http://127.0.0.1:9/", sched["id"])["id"]
+    _add_results(fid, 1200, utcnow())
+    task = RetentionTask(max_runs_per_job=5, max_age_days=30, interval=0.2, delay=0)
+    task.start()
+    try:
+        wait_for(lambda: JobResult.select().where(JobResult.fetch == fid).count() == 5, 10)
+        assert server.api.get("/healthz").status == 200
+    finally:
+        task.stop()

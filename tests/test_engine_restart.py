@@ -1,0 +1,167 @@
+"""Restart behaviour with real `scheduler.py serve` processes on one SQLite file:
+kill -9 mid-run, restart, misfire policies, and a graceful SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import targets
+from conftest import ADMIN_PASSWORD, Client, wait_for
+
+from scheduler_lib.timeutil import parse_iso, utcnow
+
+pytestmark = pytest.mark.slow
+http_target = targets.http_target
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Serve:
+    """One `scheduler.py serve` process on the test's database file."""
+
+    def __init__(self, db_path: Path, log_path: Path, **env: str):
+        self.port = free_port()
+        environ = {**os.environ, "SCHEDULER_DATABASE_URL": f"sqlite:///{db_path}",
+                   "SCHEDULER_SERVER_PORT": str(self.port),
+                   "SCHEDULER_BOOTSTRAP_USERNAME": "admin",
+                   "SCHEDULER_BOOTSTRAP_EMAIL": "admin@example.com",
+                   "SCHEDULER_BOOTSTRAP_PASSWORD": ADMIN_PASSWORD,
+                   "SCHEDULER_AUTH_BCRYPT_ROUNDS": "4", "SCHEDULER_LOG_LEVEL": "warning",
+                   **env}
+        self.log = open(log_path, "ab")
+        self.process = subprocess.Popen([sys.executable, str(ROOT / "scheduler.py"), "serve"],
+                                        cwd=ROOT, env=environ, stdout=self.log,
+                                        stderr=subprocess.STDOUT)
+        self.api = Client(f"http://127.0.0.1:{self.port}")
+        wait_for(self._ready, 30, interval=0.05, message="serve to answer /readyz")
+        r = self.api.post("/login", {"identifier": "admin", "password": ADMIN_PASSWORD})
+        assert r.status == 200, r
+        self.token = r.data["access_token"]
+
+    def _ready(self) -> bool:
+        assert self.process.poll() is None, "serve exited"
+        try:
+            return self.api.get("/readyz").status == 200
+        except Exception:  # not listening yet
+            return False
+
+    def call(self, method: str, path: str, body=None):
+        kwargs = {"token": self.token}
+        if body is not None:
+            kwargs["json"] = body
+        r = self.api.request(method, path, **kwargs)
+        assert 200 <= r.status < 300, r
+        return r.data
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        code = self.process.wait(timeout=30)
+        self.log.close()
+        return code
+
+
+@pytest.fixture
+def serving(tmp_path) -> Iterator:
+    started: list[Serve] = []
+
+    def start(**env: str) -> Serve:
+        process = Serve(tmp_path / "scheduler.db", tmp_path / "serve.log", **env)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop(signal.SIGKILL)
+
+
+def rows(db_path: Path, fetch_id: int) -> list[dict]:
+    """Results straight from the database file (the server may be dead)."""
+    with sqlite3.connect(db_path) as db:
+        db.row_factory = sqlite3.Row
+        return [dict(r) for r in db.execute(
+            "SELECT * FROM job_results WHERE fetch_id = ? ORDER BY id", (fetch_id,))]
+
+
+def when(text: str):
+    return parse_iso(text.replace(" ", "T"))
+
+
+def kill_mid_run(serving, http_target, tmp_path, **env: str):
+    """A 1-second job whose target hangs; kill -9 while a run is in flight, stay down
+    for 3 s, answer quickly from now on, restart. Returns (server, job, restart time,
+    last result id before the restart)."""
+    http_target.delay = 30
+    first = serving(SCHEDULER_SCHEDULER_SHUTDOWN_GRACE_SECONDS="0")
+    sched = first.call("POST", "/fetch/execute", {"name": "s", "type": "seconds", "value": 1})
+    job = first.call("POST", "/fetch", {"name": "slow", "endpoint": http_target.url,
+                                        "execute_id": sched["id"], "timeout_seconds": 60})
+    wait_for(lambda: http_target.count() >= 1, 10, message="a run in flight")
+    assert first.stop(signal.SIGKILL) == -signal.SIGKILL
+    killed = utcnow()
+    [in_flight] = rows(tmp_path / "scheduler.db", job["id"])
+    assert in_flight["finished_at"] is None and in_flight["started_at"] is not None
+    http_target.delay = 0
+    wait_for(lambda: utcnow() > killed + timedelta(seconds=3), 5, message="downtime")
+    restarted_at = utcnow()
+    second = serving(**env)
+    return second, job, restarted_at, in_flight["id"]
+
+
+def test_after_kill_9_the_interrupted_run_is_failed_and_one_missed_run_catches_up(
+        serving, http_target, tmp_path):
+    server, job, restarted_at, interrupted_id = kill_mid_run(serving, http_target, tmp_path)
+    data = wait_for(lambda: (r := rows(tmp_path / "scheduler.db", job["id"]))
+                    and len([x for x in r if x["finished_at"]]) >= 4 and r, 15)
+    interrupted, after = data[0], data[1:]
+    assert interrupted["id"] == interrupted_id and not interrupted["success"]
+    assert "interrupted" in interrupted["error"] and interrupted["finished_at"] is not None
+    # run_once: exactly one run for the slots missed while down, then on schedule.
+    missed = [r for r in after if when(r["scheduled_at"]) < restarted_at]
+    assert len(missed) == 1
+    on_schedule = [when(r["scheduled_at"]) for r in after if r not in missed]
+    assert on_schedule[0] > restarted_at
+    gaps = {(b - a).total_seconds() for a, b in zip(on_schedule, on_schedule[1:],
+                                                    strict=False)}
+    assert gaps == {1.0}
+    assert all(r["success"] for r in after[:3])
+    current = server.call("GET", f"/fetch/{job['id']}")
+    assert current["is_active"] and current["next_run_at"] is not None
+
+
+def test_misfire_skip_drops_the_runs_missed_while_down(serving, http_target, tmp_path):
+    server, job, restarted_at, _ = kill_mid_run(serving, http_target, tmp_path,
+                                                SCHEDULER_SCHEDULER_MISFIRE="skip")
+    data = wait_for(lambda: (r := rows(tmp_path / "scheduler.db", job["id"]))
+                    and len([x for x in r if x["finished_at"]]) >= 3 and r, 15)
+    after = data[1:]
+    assert all(when(r["scheduled_at"]) > restarted_at for r in after)
+    assert "interrupted" in data[0]["error"]
+
+
+def test_sigterm_lets_the_running_job_finish_and_exits_0(serving, http_target, tmp_path):
+    http_target.delay = 1.5
+    server = serving()
+    sched = server.call("POST", "/fetch/execute", {"name": "s", "type": "hours", "value": 1})
+    job = server.call("POST", "/fetch", {"name": "slowish", "endpoint": http_target.url,
+                                         "execute_id": sched["id"]})
+    server.call("POST", f"/fetch/{job['id']}/run")
+    wait_for(lambda: http_target.count() >= 1, 10, message="the run to start")
+    assert server.stop(signal.SIGTERM) == 0
+    [result] = rows(tmp_path / "scheduler.db", job["id"])
+    assert result["success"] and result["status_code"] == 200 and result["duration_ms"] >= 1400
