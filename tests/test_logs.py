@@ -34,6 +34,9 @@ def captured_logs():
         return buffer
 
     yield configure
+    for handler in root.handlers:
+        if handler not in saved[0]:
+            handler.close()   # writes what it holds, stops any writer thread
     root.handlers[:], root.level = saved[0], saved[1]
     logging.getLogger("cheroot").setLevel(saved[2])
 
