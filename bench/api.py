@@ -86,8 +86,8 @@ def main() -> None:
     print(f"# {args.rounds} rounds x {args.duration}s per run, Cheroot threads {threads}, "
           f"wrk -t{args.wrk_threads}")
 
-    with (python_server(BASELINE, str(threads)) as (_d, default_port),
-          python_server(BASELINE, str(threads), "tuned") as (_t, tuned_port),
+    with (python_server(BASELINE, str(threads)) as (default_proc, default_port),
+          python_server(BASELINE, str(threads), "tuned") as (tuned_proc, tuned_port),
           project(**settings) as proj):
         token = proj.login()
         auth = {"Authorization": f"Bearer {token}"}
@@ -97,10 +97,13 @@ def main() -> None:
         bare = f"http://127.0.0.1:{tuned_port}/"
         url = f"http://127.0.0.1:{proj.port}"
 
+        pids = {bare_default: default_proc.pid, bare: tuned_proc.pid}
+
         def load(target: str, connections: int, headers: dict[str, str] | None = None,
                  ) -> Callable[[], WrkResult]:
+            pid = pids.get(target, proj.proc.pid)
             return lambda: run_wrk(target, connections=connections, duration=args.duration,
-                                   threads=args.wrk_threads, headers=headers)
+                                   threads=args.wrk_threads, headers=headers, pid=pid)
 
         login_figures: list[WrkResult] = []
 
@@ -110,7 +113,7 @@ def main() -> None:
                          body={"identifier": "admin", "password": ADMIN_PASSWORD})
             time.sleep(0.5)  # the login load is on before the measured one starts
             home = run_wrk(url + "/", connections=64, duration=args.duration,
-                           threads=args.wrk_threads)
+                           threads=args.wrk_threads, pid=proj.proc.pid)
             login_figures.append(wrk_result(logins))
             return home
 
@@ -142,8 +145,9 @@ def main() -> None:
                     print(f"  round {round_no} {figures.row()}  {label}", flush=True)
 
     print()
-    print("| scenario | rps | p50 ms | p99 ms | errors | rps ratio | p99 ratio |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| scenario | rps | p50 ms | p99 ms | server CPU us/req | errors | rps ratio "
+          "| p99 ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name in wanted:
         medians = [median_result(rounds) for rounds in results[name]]
         reference = medians[0]
@@ -152,11 +156,11 @@ def main() -> None:
                       f"| {figures.rps / reference.rps:.0%} | "
                       f"{figures.p99_ms / reference.p99_ms:.2f}x |")
             print(f"| {label} | {figures.rps:.0f} | {figures.p50_ms:.1f} | "
-                  f"{figures.p99_ms:.1f} | {figures.errors} {ratios}")
+                  f"{figures.p99_ms:.1f} | {figures.cpu_us:.0f} | {figures.errors} {ratios}")
     if login_figures:
         logins = median_result(login_figures)
         print(f"| POST /login alongside ({args.login_connections} conn) | {logins.rps:.1f} | "
-              f"{logins.p50_ms:.1f} | {logins.p99_ms:.1f} | {logins.errors} | | |")
+              f"{logins.p50_ms:.1f} | {logins.p99_ms:.1f} | | {logins.errors} | | |")
     print("\nMedians of the rounds; ratios are to the first row of each group "
           "(p99 ratio < 1: a shorter tail than it).")
 

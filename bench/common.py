@@ -179,10 +179,18 @@ class WrkResult:
     p99_ms: float
     max_ms: float
     errors: int      # socket errors plus non-2xx/3xx answers
+    cpu_us: float = float("nan")  # server CPU time per request (when its pid was given)
 
     def row(self) -> str:
         return (f"{self.rps:8.0f} rps  p50 {self.p50_ms:6.1f} ms  p99 {self.p99_ms:7.1f} ms"
-                f"  max {self.max_ms:7.1f} ms  errors {self.errors}")
+                f"  max {self.max_ms:7.1f} ms  cpu {self.cpu_us:5.0f} us/req"
+                f"  errors {self.errors}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wrk_path() -> str:
@@ -232,8 +240,13 @@ def wrk_result(proc: subprocess.Popen[str]) -> WrkResult:
     raise RuntimeError(f"wrk printed no figures:\n{out}")
 
 
-def run_wrk(url: str, **kw: Any) -> WrkResult:
-    return wrk_result(wrk(url, **kw))
+def run_wrk(url: str, *, pid: int | None = None, **kw: Any) -> WrkResult:
+    """Run wrk to the end; with ``pid``, also the server's CPU time per request."""
+    before = cpu_seconds(pid) if pid else 0.0
+    result = wrk_result(wrk(url, **kw))
+    if pid and result.requests:
+        result.cpu_us = (cpu_seconds(pid) - before) / result.requests * 1e6
+    return result
 
 
 def median_result(results: Sequence[WrkResult]) -> WrkResult:
@@ -242,7 +255,7 @@ def median_result(results: Sequence[WrkResult]) -> WrkResult:
         return statistics.median(getattr(r, name) for r in results)
     return WrkResult(requests=int(med("requests")), rps=med("rps"), p50_ms=med("p50_ms"),
                      p90_ms=med("p90_ms"), p99_ms=med("p99_ms"), max_ms=med("max_ms"),
-                     errors=sum(r.errors for r in results))
+                     errors=sum(r.errors for r in results), cpu_us=med("cpu_us"))
 
 
 def percentile(values: Sequence[float], pct: float) -> float:

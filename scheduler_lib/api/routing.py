@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import re
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +34,7 @@ from ..errors import ApiError, BadRequest, Forbidden, PayloadTooLarge, Unsupport
 from ..metrics import REQUEST_LATENCY, REQUESTS
 from ..models import User
 from ..services.identity import Identity, authenticate
-from ..timeutil import iso_seconds, utcnow
+from ..timeutil import from_epoch, iso_seconds
 from .validation import PAGINATION, obj, parse_json, parse_query, validate_body, validator_for
 
 __all__ = ["Route", "Call", "Reply", "NO_DATA", "endpoint", "render", "bottle_path",
@@ -126,6 +126,18 @@ def _path_params(path: str, url_args: dict[str, str]) -> dict[str, Any]:
     return params
 
 
+_stamp: tuple[int, str] = (0, "")
+
+
+def _envelope_timestamp() -> str:
+    """``iso_seconds`` of now, formatted once per second rather than once per response."""
+    global _stamp
+    now = int(time.time())
+    if _stamp[0] != now:
+        _stamp = (now, iso_seconds(from_epoch(now)))
+    return _stamp[1]
+
+
 def render(status: int, message: str, data: Any = NO_DATA) -> bytes:
     """The envelope of every response, as bytes; sets status and content type."""
     path = bottle.request.environ.get("PATH_INFO", "/")
@@ -134,7 +146,7 @@ def render(status: int, message: str, data: Any = NO_DATA) -> bytes:
         "status": status,
         "message": message,
         "path": path,
-        "timestamp": iso_seconds(utcnow()),
+        "timestamp": _envelope_timestamp(),
     }
     if data is not NO_DATA:
         envelope["data"] = data
@@ -194,9 +206,24 @@ def start_request() -> None:
     environ = bottle.request.environ
     environ[_STARTED] = time.perf_counter()
     sent = environ.get("HTTP_X_REQUEST_ID", "")
-    rid = sent if _REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+    # Unique enough to find a request in the logs; needs no system call (uuid4 does).
+    rid = sent if _REQUEST_ID.fullmatch(sent) else f"{random.getrandbits(128):032x}"
     environ[_RID] = rid
     bottle.response.set_header("X-Request-ID", rid)
+
+
+_metric_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def _request_metrics(method: str, route: str, status: int) -> tuple[Any, Any]:
+    """The request counter and latency histogram of these labels (``labels()`` is slow)."""
+    key = (method, route, status)
+    children = _metric_children.get(key)
+    if children is None:
+        children = (REQUESTS.labels(method, route, str(status)),
+                    REQUEST_LATENCY.labels(method, route))
+        _metric_children[key] = children
+    return children
 
 
 def finish_request() -> None:
@@ -207,22 +234,30 @@ def finish_request() -> None:
         return
     duration = time.perf_counter() - started
     method = environ.get("REQUEST_METHOD", "")
-    route = environ.get(_ROUTE, UNMATCHED_ROUTE)
+    route = environ.get(_ROUTE)
+    if route is None:
+        # A route outside the table (the dashboard's static files) has its Bottle rule.
+        matched = environ.get("bottle.route")
+        route = matched.rule if matched is not None else UNMATCHED_ROUTE
     status = bottle.response.status_code
-    REQUESTS.labels(method, route, str(status)).inc()
-    REQUEST_LATENCY.labels(method, route).observe(duration)
+    counter, latency = _request_metrics(method, route, status)
+    counter.inc()
+    latency.observe(duration)
     if access_log.isEnabledFor(logging.INFO):
         path = environ.get("PATH_INFO", "/")
         rid = environ.get(_RID, "")
         user_id = environ.get(_USER)
         duration_ms = round(duration * 1000, 2)
-        access_log.info(
-            "%s %s %d %.2fms request_id=%s user_id=%s", method, path, status, duration_ms,
-            rid, "-" if user_id is None else user_id,
-            extra={"fields": {"method": method, "path": path, "route": route,
-                              "status": status, "duration_ms": duration_ms,
-                              "request_id": rid, "user_id": user_id,
-                              "client": environ.get("REMOTE_ADDR", "")}})
+        # makeRecord + handle is Logger.info without the caller lookup (a stack walk
+        # per request, for a file and line this line would always be).
+        access_log.handle(access_log.makeRecord(
+            access_log.name, logging.INFO, __file__, 0,
+            "%s %s %d %.2fms request_id=%s user_id=%s", (
+                method, path, status, duration_ms, rid, "-" if user_id is None else user_id),
+            None, extra={"fields": {"method": method, "path": path, "route": route,
+                                    "status": status, "duration_ms": duration_ms,
+                                    "request_id": rid, "user_id": user_id,
+                                    "client": environ.get("REMOTE_ADDR", "")}}))
 
 
 def endpoint(route: Route, ctx: AppContext) -> Callable[..., bytes]:

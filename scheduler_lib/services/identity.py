@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+
+import peewee
 
 from .. import auth
 from ..context import AppContext
@@ -28,6 +31,10 @@ class Identity:
 
 
 _USER_FIELDS = User._meta.sorted_fields
+# Only these need converting from what the drivers return (SQLite: text, 0/1).
+_USER_CONVERTERS = [(field.name, field.python_value
+                     if isinstance(field, peewee.DateTimeField | peewee.BooleanField) else None)
+                    for field in _USER_FIELDS]
 _USER_AND_REVOKED: dict[str, str] = {}
 
 
@@ -51,16 +58,41 @@ def _user_and_revoked(user_id: int, jti: str) -> tuple[User | None, bool]:
     row = db.execute_sql(_user_and_revoked_sql(db.param), (jti, user_id)).fetchone()
     if row is None:
         return None, False
-    user = User(**{field.name: field.python_value(value)
-                   for field, value in zip(_USER_FIELDS, row, strict=False)})
+    user = User(__no_default__=1, **{name: value if convert is None else convert(value)
+                                     for (name, convert), value in zip(_USER_CONVERTERS, row,
+                                                                       strict=False)})
+    user._dirty.clear()  # as peewee leaves a row it read
     return user, bool(row[-1])
+
+
+# Access tokens whose signature and claims were already checked, with their claims.
+# A client sends the same token for its whole lifetime, and verifying it again on
+# each request was the largest cost of the auth path after the query. Keyed by the
+# whole token (signature included) and the secret; expiry is still checked on
+# every use; the user, its token version and revocation are read on every request.
+_VERIFIED_MAX = 4096
+_verified: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def _access_claims(secret: str, token: str) -> dict[str, Any]:
+    key = (secret, token)
+    claims = _verified.get(key)
+    if claims is None:
+        claims = auth.decode_token(secret, token, "access")
+        if len(_verified) >= _VERIFIED_MAX:
+            _verified.clear()
+        _verified[key] = claims
+    elif claims["exp"] <= time.time():
+        _verified.pop(key, None)
+        raise Unauthorized("Token has expired")
+    return claims
 
 
 def _from_bearer(ctx: AppContext, header: str) -> Identity:
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Invalid Authorization header")
-    claims = auth.decode_token(ctx.jwt_secret, token.strip(), "access")
+    claims = _access_claims(ctx.jwt_secret, token.strip())
     user, revoked = _user_and_revoked(int(claims["sub"]), claims["jti"])
     if user is None or claims.get("ver") != user.token_version:
         raise Unauthorized("Invalid token")

@@ -1,12 +1,13 @@
 """Where a loaded server spends its time: py-spy samples the real server under wrk.
 
-Usage: ``.venv/bin/python bench/profile.py [--path /user/me] [--seconds 8] [--save stacks.txt]``
+Usage: ``.venv/bin/python bench/hotspots.py [--path /user/me] [--seconds 8] [--save stacks.txt]``
 
 Starts ``scheduler.py serve`` on a fresh database, logs in, loads ``--path`` with
 wrk (64 connections) and samples every thread of the server with py-spy (pinned in
 requirements.txt; attaching needs ptrace rights, e.g. root). Prints the functions
 with the most samples, inclusive and self, taken from the thread holding the GIL
-(so: where the interpreter's one core goes; idle waits are dropped); ``--save`` keeps the collapsed stacks.
+(so: where the interpreter's one core goes; idle waits are dropped); ``--save`` keeps
+the collapsed stacks.
 """
 
 from __future__ import annotations
@@ -69,8 +70,8 @@ def main() -> None:
                    headers=headers)
         collapsed = Path(tmp, "stacks.txt")
         subprocess.run([str(PY_SPY), "record", "--pid", str(proj.proc.pid), "--rate", "250",
-                        "--duration", str(args.seconds), "--format", "raw", "--nonblocking", "--gil",
-                        "--output", str(collapsed)], check=True,
+                        "--duration", str(args.seconds), "--format", "raw", "--nonblocking",
+                        "--gil", "--output", str(collapsed)], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         print(f"wrk while sampling: {wrk_result(load).row()}")
         if args.save:
