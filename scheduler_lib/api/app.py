@@ -20,8 +20,15 @@ from .routes import (
     sessions,
     users,
 )
-from .routing import Route, bottle_path, endpoint, finish_request, render, request_id, \
-    start_request
+from .routing import (
+    Route,
+    bottle_path,
+    endpoint,
+    finish_request,
+    render,
+    request_id,
+    start_request,
+)
 
 __all__ = ["ROUTE_MODULES", "all_routes", "create_app"]
 
