@@ -20,9 +20,23 @@ from .db import close_all, describe_url, open_database, release_connection
 from .engine import Engine
 from .services.setup import prepare
 
-__all__ = ["Instance"]
+__all__ = ["Instance", "tune_cheroot"]
 
 log = logging.getLogger("scheduler.server")
+
+# Cheroot's defaults keep at most 10 idle keep-alive connections and listen with a
+# backlog of 5: past that it closes connections after each response and clients
+# reconnecting into the full backlog wait for a SYN retransmit (1 s, then 3 s),
+# which is the whole p99 at 64 connections (see bench/README.md). Without a limit it
+# also skips counting the idle connections under a lock after every response; idle
+# ones are still closed after ``server.timeout`` seconds.
+LISTEN_BACKLOG = 1024
+
+
+def tune_cheroot(server: wsgi.Server) -> None:
+    """Keep clients' connections alive and queue bursts of new ones instead of dropping them."""
+    server.keep_alive_conn_limit = None
+    server.request_queue_size = LISTEN_BACKLOG
 
 
 class Instance:
@@ -35,6 +49,7 @@ class Instance:
         self.http = wsgi.Server(
             (settings.server.host, settings.server.port), self.app,
             numthreads=settings.server.threads, server_name=f"scheduler/{__version__}")
+        tune_cheroot(self.http)
         self._thread: threading.Thread | None = None
         # The scheduling engine, unless this node only serves the API.
         self.engine: Engine | None = None
