@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Client, wait_for
+from targets import http_target  # noqa: F401  (fixture)
 
 from scheduler_lib import logs
 
@@ -62,6 +63,35 @@ def test_text_lines_name_method_path_status_duration_request_id_and_user(server,
         ("/nowhere", "404", "text-3", "-"),
     ]
     assert server.admin.token not in buffer.getvalue()
+
+
+def test_job_runs_are_logged_with_job_id_and_outcome(server, captured_logs,
+                                                     http_target):  # noqa: F811
+    buffer = captured_logs("info", "json")
+    token = server.admin.token
+    schedule = server.api.post("/fetch/execute", {"name": "h", "type": "hours", "value": 1},
+                               token=token).data
+    secret_url = http_target.url.replace("http://", "http://user:url-secret@") + "/x?k=v"
+    job = server.api.post("/fetch", {"name": "logged", "endpoint": secret_url,
+                                     "execute_id": schedule["id"], "max_attempts": 2,
+                                     "retry_backoff_seconds": 0}, token=token).data
+    http_target.statuses = [500, 200]
+    run_id = server.api.post(f"/fetch/{job['id']}/run", token=token).data["job_id"]
+
+    def runs() -> list[dict]:
+        entries = [json.loads(line) for line in buffer.getvalue().splitlines()]
+        return [e for e in entries if e["logger"] == "scheduler.engine"
+                and e.get("job_id") == run_id]
+
+    failed, succeeded = wait_for(lambda: len(runs()) >= 2 and runs(), message="two attempts")
+    assert (failed["level"], failed["fetch_id"], failed["attempt"], failed["outcome"],
+            failed["status_code"]) == ("warning", job["id"], 1, "failure", 500)
+    assert failed["error"] == "unexpected status 500"
+    assert (succeeded["level"], succeeded["attempt"], succeeded["outcome"],
+            succeeded["status_code"]) == ("info", 2, "success", 200)
+    assert succeeded["message"].startswith(
+        f"run fetch_id={job['id']} job_id={run_id} attempt=2 outcome=success status=200 ")
+    assert "url-secret" not in buffer.getvalue()
 
 
 def test_level_from_config_silences_request_lines(server, captured_logs):

@@ -8,6 +8,7 @@ once, synchronously, in the calling thread, with its retries (the CLI's
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ __all__ = ["Attempt", "Executors", "build_request", "status_expected", "perform"
            "retry_at", "run_job_now", "USER_AGENT"]
 
 USER_AGENT = f"scheduler/{__version__}"
+
+log = logging.getLogger("scheduler.engine")
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,7 @@ def perform(attempt: Attempt, executors: Executors, clock: Any = utcnow) -> stor
     elapsed = time.monotonic() - began
     success, error = _judge(spec, outcome)
     RUNS.labels(outcome="success" if success else "failure").inc()
+    _log_attempt(attempt, success, outcome.status_code, error, elapsed, started)
     response = outcome.body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
     return store.Finished(
         result_pk=attempt.result_pk, job_pk=spec.pk, status_code=outcome.status_code,
@@ -133,6 +137,26 @@ def perform(attempt: Attempt, executors: Executors, clock: Any = utcnow) -> stor
         started_at=started, finished_at=started + timedelta(seconds=elapsed),
         duration_ms=round(elapsed * 1000),
         release=success or attempt.number >= spec.max_attempts)
+
+
+def _log_attempt(attempt: Attempt, success: bool, status_code: int | None, error: str | None,
+                 elapsed: float, started: datetime) -> None:
+    """One line per attempt: job, run id, attempt, outcome (never the endpoint: it may
+    carry credentials)."""
+    level = logging.INFO if success else logging.WARNING
+    if not log.isEnabledFor(level):
+        return
+    outcome = "success" if success else "failure"
+    duration_ms = round(elapsed * 1000)
+    lateness_ms = round(max(0.0, (started - attempt.scheduled_at).total_seconds()) * 1000)
+    log.log(level, "run fetch_id=%d job_id=%s attempt=%d outcome=%s status=%s duration_ms=%d "
+            "lateness_ms=%d%s", attempt.spec.pk, attempt.job_id, attempt.number, outcome,
+            "-" if status_code is None else status_code, duration_ms, lateness_ms,
+            f" error={error}" if error else "",
+            extra={"fields": {"fetch_id": attempt.spec.pk, "job_id": attempt.job_id,
+                              "attempt": attempt.number, "outcome": outcome,
+                              "status_code": status_code, "duration_ms": duration_ms,
+                              "lateness_ms": lateness_ms, "error": error}})
 
 
 def retry_at(spec: store.JobSpec, failed: store.Finished, number: int) -> datetime:
