@@ -286,3 +286,29 @@ def _expiry(token: str) -> int:
 
     payload = token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["exp"]
+
+
+SCHEDULE_WORDS = [
+    ({"type": "seconds", "value": 1}, "every second"),
+    ({"type": "minutes", "value": 15}, "every 15 minutes"),
+    ({"type": "hours", "value": 2, "is_repeat": False}, "once, 2 hours after it is set"),
+    ({"type": "cron", "cron": "*/5 * * * *", "timezone": "UTC"}, "every 5 minutes (UTC)"),
+    ({"type": "cron", "cron": "30 9 * * 1-5", "timezone": "Europe/Paris"},
+     "Monday to Friday at 09:30 (Europe/Paris)"),
+    ({"type": "cron", "cron": "@weekly", "timezone": "UTC"}, "every Sunday at 00:00 (UTC)"),
+    ({"type": "cron", "cron": "0 0 1 * *", "timezone": "UTC"},
+     "on day 1 of every month at 00:00 (UTC)"),
+    ({"type": "cron", "cron": "*/15 9-17 * * 1-5", "timezone": "UTC"},
+     "every 15 minutes from 09:00 to 17:59, Monday to Friday (UTC)"),
+    ({"type": "cron", "cron": "0 12 1,15 * *", "timezone": "UTC"}, "cron “0 12 1,15 * *” (UTC)"),
+]
+
+
+def test_schedules_in_words(server, page):
+    """The words the jobs list shows for a schedule, from the page's own module."""
+    page.goto(f"{server.url}/ui/")
+    words = page.evaluate(
+        "async (schedules) => { const dom = await import('./js/dom.js');"
+        " return schedules.map((s) => dom.scheduleWords(s)); }",
+        [schedule for schedule, _ in SCHEDULE_WORDS])
+    assert words == [expected for _, expected in SCHEDULE_WORDS]

@@ -134,13 +134,23 @@ const ALIASES = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "
 const isNum = (text) => /^\d+$/.test(text);
 const pad = (n) => String(n).padStart(2, "0");
 
+const DAY_NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+
+function dayName(token) {
+  const index = isNum(token) ? Number(token) % 7 : DAY_NAMES.indexOf(token.toLowerCase());
+  return index < 0 ? null : DAYS[index];
+}
+
 function dayWords(field) {
   if (field === "*") return null;
-  if (field === "1-5") return "Monday to Friday";
-  if (field === "0,6" || field === "6,0") return "Saturdays and Sundays";
-  const parts = field.split(",");
-  if (parts.every(isNum)) return parts.map((d) => DAYS[Number(d) % 7]).join(", ");
-  return `weekdays ${field}`;
+  if (field === "0,6" || field === "6,0") return "on Saturdays and Sundays";
+  const range = field.match(/^(\w+)-(\w+)$/);
+  if (range && dayName(range[1]) && dayName(range[2])) {
+    return `${dayName(range[1])} to ${dayName(range[2])}`;
+  }
+  const names = field.split(",").map(dayName);
+  if (names.every(Boolean)) return names.length === 1 ? `every ${names[0]}` : `on ${names.join(", ")}`;
+  return `on weekdays ${field}`;
 }
 
 /** A cron expression in plain English where it is a common shape, else the expression. */
@@ -157,6 +167,12 @@ export function cronWords(expression) {
     if (isNum(minute) && step.test(hour)) {
       return `every ${hour.match(step)[1]} hours at minute ${Number(minute)}`;
     }
+  }
+  const hours = hour.match(/^(\d+)-(\d+)$/);
+  if ((minute === "*" || step.test(minute)) && hours && dom === "*" && month === "*") {
+    const every = minute === "*" ? "every minute" : `every ${minute.match(step)[1]} minutes`;
+    const days = dayWords(dow);
+    return `${every} from ${pad(hours[1])}:00 to ${pad(hours[2])}:59${days ? `, ${days}` : ""}`;
   }
   if (isNum(minute) && isNum(hour)) {
     const at = `at ${pad(hour)}:${pad(minute)}`;
