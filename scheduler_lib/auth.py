@@ -19,8 +19,8 @@ import jwt
 from .errors import Unauthorized
 
 __all__ = [
-    "MAX_PASSWORD_BYTES", "hash_password", "check_password", "TokenPair", "issue_token",
-    "decode_token", "new_api_key", "hash_api_key", "API_KEY_PREFIX",
+    "MAX_PASSWORD_BYTES", "hash_password", "unmatchable_hash", "check_password", "TokenPair",
+    "issue_token", "decode_token", "new_api_key", "hash_api_key", "API_KEY_PREFIX",
 ]
 
 # bcrypt only looks at the first 72 bytes; longer passwords are refused on write.
@@ -31,6 +31,15 @@ _ALGORITHM = "HS256"
 
 def hash_password(password: str, rounds: int) -> str:
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).decode()
+
+
+def unmatchable_hash(rounds: int) -> str:
+    """A well-formed bcrypt hash of cost ``rounds`` that no password matches.
+
+    Checking a password against it takes as long as against a real hash (the cost and
+    salt are what count), but making it costs nothing: start-up does not pay a bcrypt.
+    """
+    return bcrypt.gensalt(rounds).decode() + "." * 31
 
 
 def check_password(password: str, password_hash: str) -> bool:

@@ -53,6 +53,6 @@ def prepare(settings: Settings, *, bootstrap: bool = True) -> tuple[AppContext, 
     migrations.migrate()
     rounds = settings.auth.bcrypt_rounds
     ctx = AppContext(settings=settings, jwt_secret=jwt_secret(settings),
-                     dummy_password_hash=auth.hash_password(secrets.token_hex(8), rounds))
+                     dummy_password_hash=auth.unmatchable_hash(rounds))
     created = _bootstrap_superuser(ctx) if bootstrap else None
     return ctx, created
