@@ -87,6 +87,8 @@ class Engine:
         self._next_renew = 0.0
         self._next_recovery = 0.0
         self._next_gauge = 0.0
+        self._next_waiting = 0.0
+        self._waiting_shown = False
 
     # -- what the API and the server use ---------------------------------------------
 
@@ -284,9 +286,14 @@ class Engine:
             self._next_gauge = mono + GAUGE_PERIOD
         free = self.workers - len(self._running)
         if free <= 0:
-            RUNS_WAITING.set(store.count_due(now))
+            if mono >= self._next_waiting:   # counted at most once a second
+                RUNS_WAITING.set(store.count_due(now))
+                self._next_waiting = mono + 1.0
+                self._waiting_shown = True
             return MAX_WAIT   # a finishing worker wakes the loop
-        RUNS_WAITING.set(0)
+        if self._waiting_shown:
+            RUNS_WAITING.set(0)
+            self._waiting_shown = False
         if self._manual:
             return 0.05        # a run-now waits for its job's run to end
         candidates = [MAX_WAIT]
