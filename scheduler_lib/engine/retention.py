@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from ..db import database
+from ..db import database, release_connection
 from ..timeutil import utcnow
 from .store import execute, transaction
 
@@ -89,5 +89,7 @@ class RetentionTask:
                         log.info("pruned %d old results", self.last_pruned)
                 except Exception:  # retried at the next interval
                     log.exception("pruning results failed")
+                finally:
+                    release_connection()   # PostgreSQL: back to the pool until next time
         finally:
             database.close()
