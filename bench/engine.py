@@ -108,7 +108,8 @@ def pause_all(db_url: str) -> None:
         Job.update(is_active=False, next_run_at=None).execute()
 
 
-def window_figures(start: Any, end: Any, jobs: int, interval: int) -> dict[str, Any]:
+def window_figures(start: Any, end: Any, jobs: int, interval: int,
+                   timeline: bool = False) -> dict[str, Any]:
     from scheduler_lib.models import JobResult
 
     rows = list(JobResult.select(JobResult.fetch, JobResult.scheduled_at, JobResult.started_at,
@@ -116,12 +117,21 @@ def window_figures(start: Any, end: Any, jobs: int, interval: int) -> dict[str, 
                 .where(JobResult.scheduled_at >= start, JobResult.scheduled_at < end,
                        JobResult.attempt == 1).tuples())
     seconds = (end - start).total_seconds()
-    lateness = [(started - scheduled).total_seconds() * 1000
-                for _, scheduled, started, _ in rows if started is not None]
+    timed = [(scheduled, (started - scheduled).total_seconds() * 1000)
+             for _, scheduled, started, _ in rows if started is not None]
+    lateness = [late for _, late in timed]
     per_job: dict[int, int] = {}
     for fetch_id, *_ in rows:
         per_job[fetch_id] = per_job.get(fetch_id, 0) + 1
     counts = [per_job.get(pk, 0) for pk in per_job] + [0] * (jobs - len(per_job))
+    if timeline:
+        buckets: dict[int, list[float]] = {}
+        for scheduled, late in timed:
+            buckets.setdefault(int((scheduled - start).total_seconds()), []).append(late)
+        for second, values in sorted(buckets.items()):
+            print(f"    second {second:3}: {len(values):5} runs, lateness p50 "
+                  f"{percentile(values, 50):6.1f} p99 {percentile(values, 99):6.1f} "
+                  f"max {max(values):6.1f} ms")
     return {
         "window_s": seconds, "runs": len(rows), "expected": round(jobs * seconds / interval),
         "runs_per_s": len(rows) / seconds, "failures": sum(1 for r in rows if not r[3]),
@@ -142,6 +152,9 @@ def main() -> None:
     parser.add_argument("--api-connections", type=int, default=16)
     parser.add_argument("--api-seconds", type=int, default=5)
     parser.add_argument("--workers", type=int, default=None, help="scheduler.workers")
+    parser.add_argument("--timeline", action="store_true", help="lateness per second")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="sample the server with py-spy during the window; print top N")
     args = parser.parse_args()
 
     from scheduler_lib.timeutil import utcnow
@@ -177,13 +190,17 @@ def main() -> None:
             begin = first + timedelta(seconds=args.warmup)
             time.sleep(max(0.0, (begin - utcnow()).total_seconds()))
             cpu_before = cpu_seconds(proj.proc.pid)
-            time.sleep(args.window)
+            if args.profile:
+                from hotspots import sample
+                stacks = sample(proj.proc.pid, args.window)
+            else:
+                time.sleep(args.window)
             end = utcnow()
             cpu_window = cpu_seconds(proj.proc.pid) - cpu_before
             loaded = api()
             print(f"  API loaded:  {loaded.row()}", flush=True)
             time.sleep(1.0)  # the window's last runs are recorded
-            figures = window_figures(begin, end, args.jobs, args.interval)
+            figures = window_figures(begin, end, args.jobs, args.interval, args.timeline)
             pause_all(proj.db_url)
             time.sleep(2.0)
             idle_after = api()
@@ -194,6 +211,9 @@ def main() -> None:
             database.close()
             drop()
 
+    if args.profile:
+        from hotspots import top
+        top(stacks, args.profile)
     idle_rps = statistics.median([idle_before.rps, idle_after.rps])
     idle_p99 = statistics.median([idle_before.p99_ms, idle_after.p99_ms])
     f = figures

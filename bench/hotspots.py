@@ -30,6 +30,16 @@ _IDLE = ("wait (threading.py", "select (selectors.py", "get (queue.py", "_wait_f
          "accept (socket.py", "sleep", "poll (selectors.py", "readinto (socket.py")
 
 
+def sample(pid: int, seconds: int, directory: Path | None = None) -> Path:
+    """py-spy samples of ``pid`` for ``seconds``, GIL holder only; the collapsed stacks."""
+    collapsed = Path(directory or tempfile.mkdtemp(), "stacks.txt")
+    subprocess.run([str(PY_SPY), "record", "--pid", str(pid), "--rate", "250",
+                    "--duration", str(seconds), "--format", "raw", "--nonblocking",
+                    "--gil", "--output", str(collapsed)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return collapsed
+
+
 def top(collapsed: Path, count: int) -> None:
     inclusive: collections.Counter[str] = collections.Counter()
     own: collections.Counter[str] = collections.Counter()
@@ -68,11 +78,7 @@ def main() -> None:
         run_wrk(url, connections=args.connections, duration=1, headers=headers)
         load = wrk(url, connections=args.connections, duration=args.seconds + 2,
                    headers=headers)
-        collapsed = Path(tmp, "stacks.txt")
-        subprocess.run([str(PY_SPY), "record", "--pid", str(proj.proc.pid), "--rate", "250",
-                        "--duration", str(args.seconds), "--format", "raw", "--nonblocking",
-                        "--gil", "--output", str(collapsed)], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        collapsed = sample(proj.proc.pid, args.seconds, Path(tmp))
         print(f"wrk while sampling: {wrk_result(load).row()}")
         if args.save:
             shutil.copy(collapsed, args.save)
