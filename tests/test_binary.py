@@ -1,0 +1,266 @@
+"""The one-file executable: built with scheduler.spec, run from an empty directory.
+
+The build is cached under ``build/binary-cache/<hash>`` where the hash covers every
+file that goes into it (``scheduler.py``, ``scheduler_lib/``, ``scheduler.spec``,
+``requirements.txt``) and the Python version, so a second run with unchanged sources
+starts at once. The executable runs with a bare environment (no virtualenv on the
+``PATH``, no ``PYTHON*`` variables, ``PYTHONTZPATH`` empty so that only the bundled
+time-zone data exists): what works here works on a machine without Python.
+
+Run alone with ``pytest -m binary``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import urllib3
+from conftest import Client, wait_for
+
+from scheduler_lib import __version__
+
+pytestmark = [pytest.mark.binary, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "build" / "binary-cache"
+BUILD_INPUTS = ("scheduler.py", "scheduler.spec", "requirements.txt", "scheduler_lib")
+SIZE_LIMIT_BYTES = 30 * 1024 * 1024
+PASSWORD = "ops-password-1"
+
+
+def source_hash() -> str:
+    """A digest of everything the executable is built from."""
+    digest = hashlib.sha256(sys.version.encode())
+    for name in BUILD_INPUTS:
+        path = ROOT / name
+        files = [path] if path.is_file() else sorted(
+            p for p in path.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
+        for file in files:
+            digest.update(str(file.relative_to(ROOT)).encode() + b"\0")
+            digest.update(file.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def build_executable() -> Path:
+    """The executable for the current sources: from the cache, or built now."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    key = source_hash()
+    cached = CACHE / key / "scheduler"
+    with open(CACHE / ".lock", "w") as lock:  # one build at a time across test runs
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if cached.exists():
+            return cached
+        scratch = CACHE / f"tmp-{os.getpid()}"
+        shutil.rmtree(scratch, ignore_errors=True)
+        result = subprocess.run(
+            [sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
+             "--distpath", str(scratch / "dist"), "--workpath", str(scratch / "work"),
+             str(ROOT / "scheduler.spec")],
+            cwd=ROOT, capture_output=True, text=True, timeout=600)
+        if result.returncode != 0:
+            shutil.rmtree(scratch, ignore_errors=True)
+            pytest.fail(f"PyInstaller failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+        built = scratch / "dist" / "scheduler"
+        if source_hash() != key:
+            # The sources changed during the build: use it for this run, cache nothing.
+            return built
+        for old in CACHE.iterdir():
+            if old.is_dir() and old.name != scratch.name:
+                shutil.rmtree(old, ignore_errors=True)
+        cached.parent.mkdir()
+        os.replace(built, cached)
+        shutil.rmtree(scratch, ignore_errors=True)
+        return cached
+
+
+def bare_environment() -> dict[str, str]:
+    """What a fresh shell on a machine without Python would have, plus fast bcrypt."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("PYTHON", "SCHEDULER_", "VIRTUAL_ENV", "LD_"))}
+    env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
+    env["PYTHONTZPATH"] = ""  # zoneinfo may use only the time zones bundled in the binary
+    env["SCHEDULER_AUTH_BCRYPT_ROUNDS"] = "4"
+    return env
+
+
+@dataclass
+class Installed:
+    """The executable copied alone into a directory, run from there."""
+    directory: Path
+
+    @property
+    def executable(self) -> Path:
+        return self.directory / "scheduler"
+
+    def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(self.executable), *args], cwd=self.directory,
+                              env=bare_environment(), input=stdin, capture_output=True,
+                              text=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Installed:
+    directory = tmp_path_factory.mktemp("install")
+    shutil.copy2(build_executable(), directory / "scheduler")
+    return Installed(directory)
+
+
+@pytest.fixture(scope="module")
+def database(installed: Installed) -> str:
+    """init-db and a superuser made with create-user --password-stdin; the username."""
+    result = installed.run("init-db")
+    assert result.returncode == 0, result
+    assert "0001_initial" in result.stdout
+    result = installed.run("create-user", "ops", "--email", "ops@example.com", "--superuser",
+                           "--password-stdin", stdin=PASSWORD + "\n")
+    assert result.returncode == 0, result
+    assert "Created superuser ops" in result.stdout
+    return "ops"
+
+
+class Target:
+    """A local HTTP endpoint for jobs to call; remembers every request's headers."""
+
+    def __init__(self) -> None:
+        requests = self.requests = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                requests.append(dict(self.headers))
+                body = json.dumps({"pong": len(requests)}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.http.server_address[1]}/ping"
+        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.http.shutdown()
+        self.http.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def target() -> Iterator[Target]:
+    server = Target()
+    yield server
+    server.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_build_is_one_small_file(installed: Installed):
+    assert sorted(p.name for p in installed.directory.iterdir()) == ["scheduler"]
+    assert installed.executable.stat().st_size < SIZE_LIMIT_BYTES
+
+
+def test_version(installed: Installed):
+    result = installed.run("--version")
+    assert result.returncode == 0, result
+    assert result.stdout.strip() == f"scheduler, version {__version__}"
+
+
+def test_init_db_is_idempotent_and_keeps_the_database_beside_it(installed: Installed,
+                                                                 database: str):
+    assert (installed.directory / "scheduler.db").is_file()
+    result = installed.run("init-db")
+    assert result.returncode == 0, result
+    assert "up to date" in result.stdout
+
+
+def test_create_user_refuses_a_duplicate_in_one_line(installed: Installed, database: str):
+    result = installed.run("create-user", database, "--email", "other@example.com",
+                           "--password-stdin", stdin="another-password\n")
+    assert result.returncode == 1, result
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_answers_runs_a_job_and_stops_on_sigterm(installed: Installed, database: str,
+                                                      target: Target):
+    port = free_port()
+    process = subprocess.Popen(
+        [str(installed.executable), "serve", "--port", str(port)], cwd=installed.directory,
+        env=bare_environment(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    api = Client(f"http://127.0.0.1:{port}")
+    try:
+        def healthy() -> bool:
+            try:
+                return api.get("/healthz").status == 200
+            except (OSError, urllib3.exceptions.HTTPError):
+                assert process.poll() is None, process.communicate()[0]
+                return False
+
+        wait_for(healthy, timeout=20, message="/healthz")
+        assert api.get("/healthz").message == "OK"
+
+        r = api.post("/login", {"identifier": database, "password": PASSWORD})
+        assert r.status == 200, r
+        token = r.data["access_token"]
+        assert api.get("/user/me", token=token).data["username"] == database
+
+        # Time zones come from the bundled tzdata: noon in Paris is 10:00 or 11:00 UTC.
+        r = api.get("/fetch/execute/preview?type=cron&cron=0%2012%20*%20*%20*"
+                    "&timezone=Europe/Paris&count=2", token=token)
+        assert r.status == 200, r
+        assert all(t[11:16] in ("10:00", "11:00") for t in r.data), r.data
+
+        # The web dashboard's static files are inside the executable.
+        r = api.get("/ui/")
+        assert r.status == 200, r
+        assert r.headers["Content-Type"].startswith("text/html")
+
+        r = api.post("/fetch/execute", {"name": "every second", "type": "seconds",
+                                        "value": 1}, token=token)
+        assert r.status == 201, r
+        r = api.post("/fetch", {"name": "ping", "endpoint": target.url,
+                                "execute_id": r.data["id"]}, token=token)
+        assert r.status == 201, r
+        job = r.data
+
+        def two_results() -> list:
+            rows = api.get(f"/fetch/{job['id']}/data", token=token).data
+            return rows if len(rows) >= 2 else []
+
+        results = wait_for(two_results, timeout=15, interval=0.2, message="two job results")
+        assert all(row["success"] and row["status_code"] == 200 for row in results), results
+        assert {row["response"]["pong"] for row in results} <= set(range(1, 100))
+        assert all("X-Scheduler-Job-Id" in headers for headers in target.requests)
+
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=30)[0]
+        assert process.returncode == 0, output
+        assert "Traceback" not in output
+    finally:
+        if process.poll() is None:
+            # The one-file bootloader and the program it starts share the session.
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
