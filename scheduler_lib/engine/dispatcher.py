@@ -32,7 +32,7 @@ from ..config import Settings
 from ..db import database, is_postgres
 from ..metrics import ACTIVE_JOBS, RUNS_WAITING
 from ..timeutil import utcnow
-from . import runner, store
+from . import claims, runner, store
 from .retention import RetentionTask
 
 __all__ = ["Engine", "MAX_WAIT"]
@@ -173,7 +173,8 @@ class Engine:
                 with store.transaction():
                     if not is_postgres():
                         store.take_over_leases()
-                    failed = store.recover_interrupted(now)
+                    # PostgreSQL: the passes repeat other nodes' interrupted runs (claims.py).
+                    failed = 0 if is_postgres() else store.recover_interrupted(now)
                     moved = store.reschedule_on_start(
                         now, self.settings.scheduler.misfire, MISFIRE_GRACE)
                 if failed or moved:
@@ -194,11 +195,16 @@ class Engine:
             if mono >= self._next_renew and self._running_jobs():
                 store.renew_leases(self.node_id, now, self.lease_seconds)
                 self._next_renew = mono + self.lease_seconds / 3
-            if mono >= self._next_recovery:
-                store.recover_interrupted(now)
-                self._next_recovery = mono + self.lease_seconds
             free = self.workers - len(self._running)
-            attempts += self._start_pending(now, free)
+            if mono >= self._next_recovery:
+                if is_postgres():   # several nodes: run again what a dead node left
+                    attempts += claims.take_over_interrupted(self.node_id, now, free,
+                                                             self.lease_seconds)
+                    self._next_recovery = mono + claims.TAKEOVER_PERIOD
+                else:
+                    store.recover_interrupted(now)
+                    self._next_recovery = mono + self.lease_seconds
+            attempts += self._start_pending(now, free - len(attempts))
             for claim in store.claim_due(self.node_id, now, free - len(attempts),
                                          self.lease_seconds):
                 pk = store.open_attempt(claim.spec, claim.job_id, 1, claim.scheduled_at, now)

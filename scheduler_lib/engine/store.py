@@ -85,6 +85,7 @@ _SPEC_COLUMNS = ("j.id, j.name, j.type, j.endpoint, j.method, j.payload, h.heade
 _SPEC_FROM = ("jobs j JOIN schedules s ON s.id = j.execute_id "
               "LEFT JOIN header_presets h ON h.id = j.header_id")
 _LEASE_FREE = "(j.lease_owner IS NULL OR j.lease_expires_at < ?)"
+_NEVER = datetime(1970, 1, 1)
 
 
 def _sql(text: str) -> str:
@@ -133,6 +134,16 @@ def plan_run(kind: str, value: int | None, cron: str | None, zone: str, is_repea
     return scheduled, timing.next_due(kind, value, cron, zone, scheduled, now)
 
 
+def _lapse_cutoff(now: datetime) -> datetime:
+    """Leases that expired before this count as free.
+
+    On SQLite (one node) that is any expired lease. On PostgreSQL none: a node that
+    died left its runs in flight, and ``claims.take_over_interrupted`` runs them again
+    (or releases the lease) before the job can be claimed anew.
+    """
+    return _NEVER if is_postgres() else now
+
+
 def claim_due(node: str, now: datetime, limit: int, lease_seconds: int) -> list[Claim]:
     """Claim up to ``limit`` due runs for ``node``; call inside ``transaction()``.
 
@@ -142,8 +153,9 @@ def claim_due(node: str, now: datetime, limit: int, lease_seconds: int) -> list[
     new ``job_id`` and takes the lease, on condition that the job still has the
     ``job_id`` read and a free lease: a row count of 1 means this node won, 0 that
     another node (or an API change) did, and the job is skipped. Correct with several
-    processes on one database; PostgreSQL may add ``FOR UPDATE SKIP LOCKED`` to the
-    candidate query to avoid contention.
+    processes on one database. On PostgreSQL the candidates are read ``FOR UPDATE OF j
+    SKIP LOCKED``: nodes claiming at the same instant take different jobs instead of
+    waiting on each other's row locks (see ``claims``).
     """
     if limit <= 0:
         return []
@@ -151,7 +163,9 @@ def claim_due(node: str, now: datetime, limit: int, lease_seconds: int) -> list[
         f"SELECT {_SPEC_COLUMNS}, j.job_id, j.next_run_at, s.type, s.value, s.cron, "
         f"s.timezone, s.is_repeat FROM {_SPEC_FROM} "
         f"WHERE j.is_active AND j.next_run_at <= ? AND {_LEASE_FREE} "
-        "ORDER BY j.next_run_at LIMIT ?", (now, now, limit)).fetchall()
+        "ORDER BY j.next_run_at LIMIT ?" + (" FOR UPDATE OF j SKIP LOCKED" if is_postgres()
+                                             else ""),
+        (now, _lapse_cutoff(now), limit)).fetchall()
     expires = now + timedelta(seconds=lease_seconds)
     claims = []
     for row in rows:
@@ -170,7 +184,8 @@ def claim_due(node: str, now: datetime, limit: int, lease_seconds: int) -> list[
             "UPDATE jobs SET next_run_at = ?, job_id = ?, lease_owner = ?, "
             "lease_expires_at = ? WHERE id = ? AND job_id = ? AND is_active "
             "AND next_run_at <= ? AND (lease_owner IS NULL OR lease_expires_at < ?)",
-            (following, job_id, node, expires, spec.pk, old_job_id, now, now)).rowcount
+            (following, job_id, node, expires, spec.pk, old_job_id, now,
+             _lapse_cutoff(now))).rowcount
         if won == 1:
             claims.append(Claim(spec, job_id, scheduled))
     return claims
@@ -183,7 +198,7 @@ def acquire_lease(job_pk: int, node: str, now: datetime, lease_seconds: int,
         "UPDATE jobs SET lease_owner = ?, lease_expires_at = ? WHERE id = ? "
         "AND (lease_owner IS NULL OR lease_expires_at < ?)"
         + (" AND is_active" if active_only else ""),
-        (node, now + timedelta(seconds=lease_seconds), job_pk, now)).rowcount
+        (node, now + timedelta(seconds=lease_seconds), job_pk, _lapse_cutoff(now))).rowcount
     return load_spec(job_pk) if won == 1 else None
 
 

@@ -1,0 +1,220 @@
+"""Three `scheduler.py serve` nodes on one fresh PostgreSQL database, one of them
+killed with SIGKILL mid-run.
+
+A local target records every request with its ``X-Scheduler-Job-Id`` and
+``X-Scheduler-Attempt``. Checked: the nodes start together on an empty database
+(one schema, one superuser); they share the runs; no scheduled run is claimed or
+executed twice; the killed node's runs in flight are run again by a survivor once
+its lease expires (same job id, next attempt), and every job keeps running.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from pathlib import Path
+
+import psycopg2
+import pytest
+import targets
+from backends import PostgresCluster, selected_backends
+from conftest import ADMIN_PASSWORD, Client, wait_for
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parent.parent
+JOBS = 200
+LEASE_SECONDS = 3
+TARGET_DELAY = 0.1     # each run keeps a worker ~0.1 s: about 20 runs in flight at once
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Node:
+    """One `scheduler.py serve` process on the shared database."""
+
+    def __init__(self, name: str, database_url: str, log_dir: Path):
+        self.name = name
+        self.port = free_port()
+        env = {**os.environ,
+               "SCHEDULER_DATABASE_URL": database_url,
+               "SCHEDULER_DATABASE_MAX_CONNECTIONS": "8",
+               "SCHEDULER_SERVER_PORT": str(self.port),
+               "SCHEDULER_SERVER_THREADS": "4",
+               "SCHEDULER_SCHEDULER_WORKERS": "16",
+               "SCHEDULER_SCHEDULER_LEASE_SECONDS": str(LEASE_SECONDS),
+               "SCHEDULER_SCHEDULER_SHUTDOWN_GRACE_SECONDS": "5",
+               "SCHEDULER_BOOTSTRAP_USERNAME": "admin",
+               "SCHEDULER_BOOTSTRAP_EMAIL": "admin@example.com",
+               "SCHEDULER_BOOTSTRAP_PASSWORD": ADMIN_PASSWORD,
+               "SCHEDULER_AUTH_BCRYPT_ROUNDS": "4",
+               "SCHEDULER_LOG_LEVEL": "warning"}
+        self.log_path = log_dir / f"{name}.log"
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen([sys.executable, str(ROOT / "scheduler.py"), "serve"],
+                                        cwd=ROOT, env=env, stdout=self._log,
+                                        stderr=subprocess.STDOUT)
+        self.api = Client(f"http://127.0.0.1:{self.port}")
+        self.token = ""
+
+    def ready(self) -> bool:
+        assert self.process.poll() is None, f"{self.name} exited: {self.log_path.read_text()}"
+        try:
+            return self.api.get("/readyz").status == 200
+        except Exception:  # not listening yet
+            return False
+
+    def login(self) -> None:
+        r = self.api.post("/login", {"identifier": "admin", "password": ADMIN_PASSWORD})
+        assert r.status == 200, r
+        self.token = r.data["access_token"]
+
+    def call(self, method: str, path: str, body=None):
+        kwargs = {"token": self.token} if body is None else {"token": self.token, "json": body}
+        r = self.api.request(method, path, **kwargs)
+        assert 200 <= r.status < 300, r
+        return r.data
+
+    def runs_started(self) -> float:
+        """Attempts this node executed (its own /metrics)."""
+        text = self.api.get("/metrics").raw.decode()
+        return sum(float(v) for v in re.findall(
+            r'^scheduler_job_runs_total\{[^}]*\} ([0-9.e+]+)$', text, re.M))
+
+    def stop(self, sig: int) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=30)
+        finally:
+            self._log.close()
+
+
+@pytest.fixture
+def database_of_nodes() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database (dropped afterwards)."""
+    if "postgres" not in selected_backends():
+        pytest.skip("SCHEDULER_TEST_BACKENDS leaves PostgreSQL out")
+    cluster = PostgresCluster.connect()
+    url = cluster.create_database()
+    try:
+        yield url
+    finally:
+        cluster.drop_database(url)
+        cluster.close()
+
+
+@pytest.fixture
+def nodes(database_of_nodes, tmp_path) -> Iterator[list[Node]]:
+    started = [Node(name, database_of_nodes, tmp_path) for name in ("a", "b", "c")]
+    try:
+        yield started
+    finally:
+        for node in started:
+            node.stop(signal.SIGKILL)
+
+
+def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    with closing(psycopg2.connect(url)) as conn, conn.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def test_three_nodes_share_runs_once_and_survive_a_sigkill(nodes, database_of_nodes):
+    url = database_of_nodes
+    a, b, c = nodes
+    # All three started at once on an empty database: one schema, one superuser.
+    wait_for(lambda: all(node.ready() for node in nodes), 60, interval=0.1,
+             message="three nodes to answer /readyz")
+    for node in nodes:
+        node.login()
+    assert [row[0] for row in query(url, "SELECT username FROM users")] == ["admin"]
+
+    with targets.HttpTarget() as target:
+        target.delay = TARGET_DELAY
+        schedule = a.call("POST", "/fetch/execute",
+                          {"name": "every second", "type": "seconds", "value": 1})
+
+        def create(i: int) -> int:
+            node = nodes[i % 3]   # jobs are created through every node
+            return node.call("POST", "/fetch", {
+                "name": f"job {i}", "endpoint": f"{target.url}/job/{i}",
+                "execute_id": schedule["id"]})["id"]
+
+        with ThreadPoolExecutor(3) as pool:
+            job_ids = list(pool.map(create, range(JOBS)))
+        assert len(set(job_ids)) == JOBS
+
+        # Every node takes part before one dies.
+        wait_for(lambda: all(node.runs_started() >= 20 for node in nodes), 30, interval=0.2,
+                 message="every node to run jobs")
+        def runs_of_b_in_flight() -> set[str]:
+            return {row[0] for row in query(
+                url, "SELECT r.job_id FROM job_results r JOIN jobs j ON j.id = r.fetch_id "
+                "WHERE r.finished_at IS NULL AND j.lease_owner LIKE %s",
+                (f"%-{b.process.pid}-%",))}
+        wait_for(lambda: len(runs_of_b_in_flight()) >= 2, 10, interval=0.01,
+                 message="node b mid-run")
+        assert b.stop(signal.SIGKILL) == -signal.SIGKILL
+        killed_at = time.monotonic()
+        in_flight = runs_of_b_in_flight()   # what b left unfinished
+        assert in_flight
+
+        # b's leases expire after LEASE_SECONDS; a survivor takes its runs over.
+        def recovered() -> bool:
+            leases = query(url, "SELECT count(*) FROM jobs WHERE lease_owner LIKE %s",
+                           (f"%-{b.process.pid}-%",))[0][0]
+            open_runs = query(url, "SELECT count(*) FROM job_results WHERE job_id = ANY(%s) "
+                              "AND finished_at IS NULL AND attempt = 1", (list(in_flight),))
+            return leases == 0 and open_runs[0][0] == 0
+        wait_for(recovered, LEASE_SECONDS + 10, interval=0.1, message="b's claims recovered")
+        recovered_after = time.monotonic() - killed_at
+        # b renewed its leases every third of LEASE_SECONDS: none could expire sooner.
+        assert recovered_after >= LEASE_SECONDS * 2 / 3 - 0.2, recovered_after
+
+        # Every job keeps running on the survivors.
+        hits_before = Counter(r.path for r in list(target.requests))
+        wait_for(lambda: all(Counter(r.path for r in list(target.requests))[f"/job/{i}"]
+                             >= hits_before[f"/job/{i}"] + 2 for i in range(JOBS)),
+                 20, interval=0.2, message="every job to run twice more after the recovery")
+        for node in (a, c):
+            assert node.stop(signal.SIGTERM) == 0
+        hits = list(target.requests)
+
+    # No run executed twice, except b's interrupted ones, each repeated as the next
+    # attempt (never the same attempt twice).
+    by_run: dict[str, list[int]] = defaultdict(list)
+    for hit in hits:
+        by_run[hit.headers["X-Scheduler-Job-Id"]].append(int(hit.headers["X-Scheduler-Attempt"]))
+    assert all(len(attempts) == len(set(attempts)) for attempts in by_run.values())
+    repeated = {run for run, attempts in by_run.items() if len(attempts) > 1}
+    assert repeated <= in_flight, repeated - in_flight
+    # b's runs in flight were run again (attempt 2) and their first attempt closed.
+    retried = {run for run, attempts in by_run.items() if 2 in attempts}
+    assert in_flight <= retried, in_flight - retried
+    closed = query(url, "SELECT job_id, error FROM job_results WHERE job_id = ANY(%s) "
+                   "AND attempt = 1", (list(in_flight),))
+    assert closed and all("retried as attempt 2" in error for _, error in closed), closed
+    # In the database: one run (one job_id) per scheduled slot of each job.
+    doubles = query(url, "SELECT fetch_id, scheduled_at, count(DISTINCT job_id) FROM "
+                    "job_results GROUP BY fetch_id, scheduled_at "
+                    "HAVING count(DISTINCT job_id) > 1")
+    assert doubles == []
+    assert query(url, "SELECT count(*) FROM job_results WHERE finished_at IS NULL") == [(0,)]
+    runs = len(by_run)
+    print(f"\n{JOBS} jobs, {runs} runs, {len(hits)} requests, {len(in_flight)} runs of the "
+          f"killed node retried, recovered {recovered_after:.1f}s after SIGKILL "
+          f"(lease {LEASE_SECONDS}s)")
