@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.deps-stamp
 
-.PHONY: run test lint deps
+.PHONY: run test lint deps binary footprint
 
 $(STAMP): requirements.txt
 	python3 -m venv $(VENV)
@@ -22,3 +22,10 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check scheduler_lib scheduler.py tests
+
+# The one-file executable dist/scheduler (scheduler.spec), and its footprint figures.
+binary: $(STAMP)
+	$(PY) -m PyInstaller --noconfirm scheduler.spec
+
+footprint: binary
+	$(PY) bench/footprint.py dist/scheduler
