@@ -10,6 +10,7 @@ scheduler call out (``.../run``): generated job endpoints are arbitrary URLs.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -69,6 +70,24 @@ def test_every_registered_route_is_documented(server):
         if r is not None:
             assert not (r.status == 404 and r.message == "Not found"), route
             assert r.status != 405, route
+
+
+def test_every_path_of_the_contract_is_documented():
+    """Each `METHOD /path` that API.md names is an operation of the document."""
+    contract = Path(__file__).resolve().parents[2] / "shared" / "API.md"
+    if not contract.exists():
+        pytest.skip(f"{contract} is not beside the checkout")
+    named = re.findall(r"`((?:GET|POST|PATCH|DELETE|PUT)(?:/(?:GET|POST|PATCH|DELETE|PUT))*) "
+                       r"(/[^` ]*)`", contract.read_text())
+    assert len(named) >= 30
+
+    def shape(path: str) -> str:
+        return re.sub(r"\{\w+\}", "{}", path)
+
+    documented = {(method.upper(), shape(path)) for path, item in DOCUMENT["paths"].items()
+                  for method in item}
+    wanted = {(method, shape(path)) for methods, path in named for method in methods.split("/")}
+    assert wanted - documented == set()
 
 
 def test_security_schemes_and_auth_per_operation():
