@@ -7,6 +7,7 @@ import logging
 import time
 
 import peewee
+from playhouse.pool import MaxConnectionsExceeded
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from ...context import AppContext
@@ -20,7 +21,8 @@ __all__ = ["ROUTES", "READY_TICK_SECONDS", "readiness_problem"]
 
 log = logging.getLogger("scheduler.api")
 
-# The engine's loop passes at least once a second; this much silence means it is stuck.
+# The engine's loop passes at least once a second (engine.dispatcher.MAX_WAIT); this
+# much silence means it is stuck.
 READY_TICK_SECONDS = 10.0
 
 
@@ -32,6 +34,8 @@ def readiness_problem(ctx: AppContext) -> str | None:
     """Why this instance should not get traffic, or None when it is ready."""
     try:
         database.execute_sql("SELECT 1 FROM app_settings LIMIT 1").fetchall()
+    except MaxConnectionsExceeded:
+        return "Database connections are all in use"
     except peewee.PeeweeException as exc:
         log.warning("readiness: database check failed: %s", type(exc).__name__)
         return "Database is not answering"
