@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .config import Settings
+from .db import announce_jobs_changed
 
 __all__ = ["AppContext", "EngineHandle"]
 
@@ -33,6 +34,8 @@ class AppContext:
     engine: EngineHandle | None = None
 
     def jobs_changed(self) -> None:
-        """Tell the engine (if any) that jobs or schedules changed."""
+        """Tell the engine (if any) that jobs or schedules changed; on PostgreSQL the
+        other nodes' engines too (``engine/wakeups.py``)."""
         if self.engine is not None:
             self.engine.wake()
+        announce_jobs_changed()

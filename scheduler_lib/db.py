@@ -8,8 +8,10 @@ lock.
 
 PostgreSQL connections come from a bounded pool (``database.max_connections`` per
 process): threads take one when they first touch the database and give it back with
-``release_connection()`` (the API does so after every request, the engine after
-every run), so a node never holds more connections than it is using at once.
+``release_connection()`` (the API does so after every request; the engine's
+dispatcher keeps one, its workers use none), so a node holds about as many
+connections as it uses at once. ``announce_jobs_changed`` and ``connect_unpooled``
+serve the wake-ups between nodes (LISTEN/NOTIFY, see ``engine/wakeups.py``).
 SQLite keeps one connection per thread, which is cheap and never released.
 """
 
@@ -18,15 +20,18 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import peewee
+import psycopg2
 from playhouse.pool import PooledPostgresqlDatabase
 
 from .errors import ConfigError
 
 __all__ = ["database", "open_database", "is_postgres", "exclusive", "describe_url",
-           "release_connection", "close_all", "DEFAULT_MAX_CONNECTIONS"]
+           "release_connection", "close_all", "DEFAULT_MAX_CONNECTIONS", "JOBS_CHANNEL",
+           "announce_jobs_changed", "connect_unpooled"]
 
 DEFAULT_MAX_CONNECTIONS = 20
 # A thread waits this long for a pooled connection before its request fails.
@@ -35,6 +40,9 @@ _POOL_WAIT_SECONDS = 30
 _POOL_STALE_SECONDS = 300
 
 database = peewee.DatabaseProxy()
+
+# The PostgreSQL NOTIFY channel on which nodes tell each other that jobs changed.
+JOBS_CHANNEL = "scheduler_jobs"
 
 # Any constant shared by every node; names the advisory lock for schema work.
 _ADVISORY_LOCK_KEY = 0x5C4ED01E
@@ -70,7 +78,10 @@ def _postgres(url: str, max_connections: int) -> peewee.PostgresqlDatabase:
         params["password"] = unquote(parsed.password)
     return PooledPostgresqlDatabase(
         name, max_connections=max_connections, stale_timeout=_POOL_STALE_SECONDS,
-        timeout=_POOL_WAIT_SECONDS, connect_timeout=10, application_name="scheduler", **params)
+        timeout=_POOL_WAIT_SECONDS, connect_timeout=10, application_name="scheduler",
+        # A node whose peer vanished (machine down, network cut) notices in ~1 minute.
+        keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3,
+        **params)
 
 
 def describe_url(url: str) -> str:
@@ -132,3 +143,24 @@ def exclusive() -> Iterator[None]:
         if is_postgres():
             database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_ADVISORY_LOCK_KEY,))
         yield
+
+
+def announce_jobs_changed() -> None:
+    """PostgreSQL: tell every node's engine that jobs or schedules changed (NOTIFY).
+
+    Sent after the change committed (or, inside a transaction, delivered when it
+    commits). A no-op on SQLite, where the one engine is woken in-process.
+    """
+    if is_postgres():
+        database.execute_sql(f"NOTIFY {JOBS_CHANNEL}")
+
+
+def connect_unpooled() -> Any:
+    """A new psycopg2 connection to the bound PostgreSQL database, outside the pool
+    (for LISTEN, which needs a connection of its own for as long as it listens)."""
+    target = database.obj
+    if not isinstance(target, peewee.PostgresqlDatabase):
+        raise TypeError("connect_unpooled: the bound database is not PostgreSQL")
+    conn = psycopg2.connect(dbname=target.database, **target.connect_params)
+    conn.autocommit = True
+    return conn

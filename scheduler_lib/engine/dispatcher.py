@@ -32,7 +32,7 @@ from ..config import Settings
 from ..db import database, is_postgres
 from ..metrics import ACTIVE_JOBS, RUNS_WAITING
 from ..timeutil import utcnow
-from . import claims, runner, store
+from . import claims, runner, store, wakeups
 from .retention import RetentionTask
 
 __all__ = ["Engine", "MAX_WAIT"]
@@ -87,6 +87,8 @@ class Engine:
         self._next_renew = 0.0
         self._next_recovery = 0.0
         self._next_gauge = 0.0
+        # PostgreSQL: other nodes' API changes wake this dispatcher (wakeups.py).
+        self._listener: wakeups.Listener | None = None
         self._next_waiting = 0.0
         self._waiting_shown = False
 
@@ -111,6 +113,9 @@ class Engine:
         self._thread = threading.Thread(target=self._loop, name="dispatcher", daemon=True)
         self._thread.start()
         self.retention.start()
+        if is_postgres():
+            self._listener = wakeups.Listener(self._wake.set)
+            self._listener.start()
 
     def request_stop(self) -> None:
         """Stop claiming new runs now (``stop`` then waits for the running ones)."""
@@ -127,6 +132,8 @@ class Engine:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.retention.stop()
+        if self._listener is not None:
+            self._listener.stop()
         futures = [future for _, future in self._running.values()]
         if futures:
             log.info("waiting up to %ss for %d running job(s)", grace, len(futures))
