@@ -18,6 +18,7 @@ SQLite keeps one connection per thread, which is cheap and never released.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -38,6 +39,8 @@ DEFAULT_MAX_CONNECTIONS = 20
 _POOL_WAIT_SECONDS = 30
 # Idle pooled connections older than this are closed and replaced on checkout.
 _POOL_STALE_SECONDS = 300
+
+log = logging.getLogger("scheduler.db")
 
 database = peewee.DatabaseProxy()
 
@@ -151,8 +154,13 @@ def announce_jobs_changed() -> None:
     Sent after the change committed (or, inside a transaction, delivered when it
     commits). A no-op on SQLite, where the one engine is woken in-process.
     """
-    if is_postgres():
+    if not is_postgres():
+        return
+    try:
         database.execute_sql(f"NOTIFY {JOBS_CHANNEL}")
+    except peewee.DatabaseError as exc:
+        # The change itself is committed; other nodes see it at their next poll.
+        log.warning("could not notify the other nodes of a job change: %s", exc)
 
 
 def connect_unpooled() -> Any:
