@@ -61,9 +61,11 @@ def readyz(call: Call) -> Reply:
 
 
 def _count_active_jobs() -> None:
+    """Refresh the active-jobs gauge at each scrape (the engine's refresh is periodic,
+    and an API-only node has none)."""
     try:
         ACTIVE_JOBS.set(Job.select().where(Job.is_active == True).count())  # noqa: E712
-    except peewee.PeeweeException as exc:
+    except (peewee.PeeweeException, MaxConnectionsExceeded) as exc:
         # The scrape still answers with the other figures.
         log.warning("metrics: cannot count active jobs: %s", type(exc).__name__)
 
