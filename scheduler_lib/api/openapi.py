@@ -68,11 +68,14 @@ def operation_id(route: Route) -> str:
     return "_".join([route.method.lower(), *words]) if words else route.method.lower() + "_root"
 
 
-def _envelope(data: dict[str, Any] | None, *, success: bool) -> dict[str, Any]:
+def _envelope(data: dict[str, Any] | None, *, success: bool,
+              status: int | None = None) -> dict[str, Any]:
     properties = dict(_ENVELOPE_FIELDS)
     schema: dict[str, Any] = {"type": "object", "properties": properties,
                               "required": list(_ENVELOPE_REQUIRED)}
     properties["success"] = {"const": success}
+    if status is not None:
+        properties["status"] = {"const": status, "description": "The HTTP status code."}
     if data is not None:
         properties["data"] = data
         schema["required"].append("data")
@@ -134,7 +137,8 @@ def _success_response(route: Route) -> dict[str, Any]:
         return response
     if route.paginated:
         response["headers"]["X-Total-Count"] = _TOTAL_COUNT_HEADER
-    response["content"] = {"application/json": {"schema": _envelope(route.data, success=True)}}
+    response["content"] = {"application/json": {
+        "schema": _envelope(route.data, success=True, status=route.status)}}
     return response
 
 
@@ -168,7 +172,10 @@ def _error_responses(statuses: Iterable[int]) -> dict[str, Any]:
              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     responses = {"Error": error}
     for status in statuses:
-        responses[f"Error{status}"] = dict(error, description=_STATUS_TEXT.get(status, "Error"))
+        responses[f"Error{status}"] = dict(
+            error, description=_STATUS_TEXT.get(status, "Error"),
+            content={"application/json": {"schema": _envelope(None, success=False,
+                                                              status=status)}})
     return responses
 
 
