@@ -40,6 +40,7 @@ __all__ = ["Engine", "MAX_WAIT"]
 log = logging.getLogger("scheduler.engine")
 
 MAX_WAIT = 1.0          # longest sleep: other nodes' changes and expired leases are seen
+PASS_QUANTUM = 0.005    # shortest sleep before a due run: passes claim runs in batches
 GAUGE_PERIOD = 5.0      # how often the active-jobs gauge is refreshed
 MISFIRE_GRACE = timedelta(seconds=1)
 STOPPED_ERROR = "interrupted: the scheduler was stopped before this run finished"
@@ -315,4 +316,8 @@ class Engine:
             candidates.append((due - self.clock()).total_seconds())
         if self._retries:
             candidates.append((self._retries[0][0] - self.clock()).total_seconds())
-        return max(0.0, min(candidates))
+        wait = min(candidates)
+        # Runs due within the next PASS_QUANTUM are left for one pass to claim
+        # together: with runs due every millisecond (1,000 one-second jobs), a pass
+        # per run cost ~40% more CPU per run than the runs themselves (bench/engine.py).
+        return 0.0 if wait <= 0 else max(wait, PASS_QUANTUM)
