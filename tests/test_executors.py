@@ -150,3 +150,9 @@ def test_websocket_truncation_and_connection_refused(ws_target):
 @pytest.mark.parametrize("url", ["ftp://example.com/", "http:///nohost"])
 def test_bad_urls_are_errors_not_exceptions(url):
     assert http().execute(Request(url)).error.startswith("invalid URL")
+
+
+def test_tls_failure_is_classified(http_target):
+    # An https:// request to a plain HTTP port fails in the TLS handshake.
+    outcome = http().execute(Request(http_target.url.replace("http://", "https://")))
+    assert outcome.status_code is None and outcome.error.startswith("TLS error: "), outcome
