@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from fetch_world import HOURLY, create, make_job, ok, snapshot
 from test_conventions import assert_envelope
 
+from scheduler_lib.models import Job
 from scheduler_lib.timeutil import parse_iso, utcnow
 
 FIELDS = {"id", "user_id", "name", "is_repeat", "type", "value", "cron", "timezone",
@@ -175,6 +176,16 @@ def test_patch_reschedules_active_jobs_at_once(server):
     due = parse_iso(ok(api.get(f"/fetch/{active['id']}", token=token))["next_run_at"])
     assert due.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo("Asia/Tokyo")).hour == 12
     assert due - utcnow() <= timedelta(days=1)
+    # A one-shot job that has run (the engine cleared next_run_at) stays done.
+    once = ok(api.post("/fetch/execute", {**HOURLY, "is_repeat": False}, token=token), 201)
+    ran, waiting = (make_job(server, server.admin, once["id"]) for _ in range(2))
+    Job.update(next_run_at=None, last_run_at=utcnow(), last_status="success").where(
+        Job.id == ran["id"]).execute()
+    ok(api.patch(f"/fetch/execute/{once['id']}", {"value": 3}, token=token))
+    assert ok(api.get(f"/fetch/{ran['id']}", token=token))["next_run_at"] is None
+    moved = ok(api.get(f"/fetch/{waiting['id']}", token=token))
+    assert moved["job_id"] != waiting["job_id"]
+    assert parse_iso(moved["next_run_at"]) - utcnow() > timedelta(hours=2)
     # Back to an interval needs a value again.
     r = api.patch(f"/fetch/execute/{schedule['id']}", {"type": "hours"}, token=token)
     assert_envelope(r, 400)
