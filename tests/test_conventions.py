@@ -74,7 +74,7 @@ def test_json_with_charset_is_accepted(server):
     assert_envelope(r, 200, "Login success!")
 
 
-@pytest.mark.parametrize("raw", ["{", "[1,", "not json", '{"a": NaN}', "\xff\xfe"])
+@pytest.mark.parametrize("raw", ["{", "[1,", "not json", '{"a": NaN}', '{"a": 1e400}', "\xff\xfe"])
 def test_malformed_json_is_400(server, raw):
     r = server.api.post("/login", body=raw.encode("latin-1"),
                         headers={"Content-Type": "application/json"})

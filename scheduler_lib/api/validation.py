@@ -45,6 +45,13 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):  # 1e400: valid JSON, no IEEE double
+        raise ValueError("number out of range")
+    return value
+
+
 # NUL and unpaired surrogates (JSON can spell both with \u escapes) parse fine but
 # cannot be stored (PostgreSQL refuses NUL, UTF-8 refuses lone surrogates).
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -72,7 +79,8 @@ def parse_json(raw: bytes) -> Any:
     """Strict JSON (no NaN or Infinity, no NUL or lone surrogates in strings);
     BadRequest when it does not parse."""
     try:
-        value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant,
+                           parse_float=_finite_float)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise BadRequest("Malformed JSON body") from None
     field = _unstorable_text_field(value)
