@@ -108,9 +108,8 @@ def test_no_body_breaks_the_server_or_changes_state_when_rejected(start_server):
     # password and role survive whatever is accepted.
     bystander = server.make_user("bystander")
     world.ids["user"] = world.ids["member"] = bystander.id
-    if "job" in world.ids:
-        create(server, world.victim, f"/fetch/{world.ids['job']}/member",
-               {"user_id": bystander.id, "role": "viewer"})
+    create(server, world.victim, f"/fetch/{world.ids['job']}/member",
+           {"user_id": bystander.id, "role": "viewer"})
     ids = sorted({v for v in world.ids.values() if isinstance(v, int)})
     routes = body_routes()
     assert {("POST", "/user/apikey"), ("POST", "/login")} <= {(r.method, r.path) for r in routes}
