@@ -70,15 +70,15 @@ def main() -> None:
     parser.add_argument("--login-connections", type=int, default=2)
     parser.add_argument("--only", default=",".join(SCENARIOS),
                         help=f"comma-separated subset of {','.join(SCENARIOS)}")
-    parser.add_argument("--scheduler", action="store_true",
-                        help="run the engine in the project process too (default: off)")
+    parser.add_argument("--no-scheduler", action="store_true",
+                        help="serve the API only (default: the engine runs too, idle)")
     args = parser.parse_args()
     wanted = [s for s in args.only.split(",") if s]
     unknown = set(wanted) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenarios {sorted(unknown)}")
 
-    settings: dict[str, object] = {"scheduler__enabled": args.scheduler}
+    settings: dict[str, object] = {"scheduler__enabled": not args.no_scheduler}
     if args.threads:
         settings["server__threads"] = args.threads
     threads = args.threads or 32

@@ -5,8 +5,8 @@ Usage: ``.venv/bin/python bench/wsgi.py [--requests 20000] [--profile]``
 Calls the bare baseline app and the real app (fresh SQLite file, bootstrap admin,
 a real access token) with a ready-made WSGI environ, one thread, and prints the
 CPU microseconds per call of each (best of 5 batches): a much steadier figure than wrk's on a busy
-machine, for working on the application's own share of a request. ``--profile``
-prints a cProfile of the ``GET /user/me`` calls.
+machine, for working on the application's own share of a request. ``--profile
+PATH`` prints a cProfile of ``GET PATH`` calls.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import json
 import logging
 import pstats
 import sys
@@ -69,7 +70,8 @@ def per_call_us(app: App, env: dict[str, Any], requests: int, repeats: int = 5) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--requests", type=int, default=20000)
-    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--profile", default="", metavar="PATH",
+                        help="print a cProfile of GET PATH (e.g. /user/me)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(flags={
@@ -81,18 +83,27 @@ def main() -> None:
         app = instance.app
         status, body = call(app, environ("POST", "/login", {}, (
             b'{"identifier": "admin", "password": "%s"}' % ADMIN_PASSWORD.encode())))
-        token = __import__("json").loads(body)["data"]["access_token"]
+        token = json.loads(body)["data"]["access_token"]
         bearer = {"Authorization": f"Bearer {token}"}
+        post = {**bearer}
+        _, body = call(app, environ("POST", "/fetch/execute", post,
+                                    b'{"name": "daily", "type": "days", "value": 1}'))
+        execute_id = json.loads(body)["data"]["id"]
+        for i in range(100):
+            call(app, environ("POST", "/fetch", post, json.dumps({
+                "name": f"job {i}", "endpoint": f"http://127.0.0.1:9/{i}",
+                "execute_id": execute_id}).encode()))
         cases = [("bare hello", baseline_server.build_app(), environ("GET", "/", {})),
                  ("GET /", app, environ("GET", "/", {})),
-                 ("GET /user/me", app, environ("GET", "/user/me", bearer))]
+                 ("GET /user/me", app, environ("GET", "/user/me", bearer)),
+                 ("GET /fetch", app, environ("GET", "/fetch", bearer))]
         for label, target, env in cases:
             status, body = call(target, env)
             assert status.startswith("200"), (label, status, body)
             per_call_us(target, env, min(2000, args.requests))  # warm up
             print(f"{label:14} {per_call_us(target, env, args.requests):7.1f} us CPU/call")
         if args.profile:
-            env = environ("GET", "/user/me", bearer)
+            env = environ("GET", args.profile, bearer)
             profiler = cProfile.Profile()
             profiler.enable()
             per_call_us(app, env, args.requests)
