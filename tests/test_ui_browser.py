@@ -314,3 +314,44 @@ def test_schedules_in_words(server, page):
         " return schedules.map((s) => dom.scheduleWords(s)); }",
         [schedule for schedule, _ in SCHEDULE_WORDS])
     assert words == [expected for _, expected in SCHEDULE_WORDS]
+
+
+UNLABELLED_CONTROLS = """() => [...document.querySelectorAll(
+    'main input, main select, main textarea, main button')]
+  .filter((el) => el.offsetParent !== null)
+  .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                  && !(el.tagName === 'BUTTON' && el.textContent.trim()))
+  .map((el) => el.outerHTML.slice(0, 120))"""
+
+
+def test_every_control_is_labelled_and_the_keyboard_gets_everywhere(server, page):
+    from playwright.sync_api import expect
+
+    token = server.admin.token
+    schedule = server.api.post("/fetch/execute", {"name": "hourly", "type": "hours", "value": 1},
+                               token=token).data
+    job = server.api.post("/fetch", {"name": "labelled", "endpoint": "http://127.0.0.1:9/x",
+                                     "execute_id": schedule["id"]}, token=token).data
+    page.goto(f"{server.url}/ui/")
+    expect(page.get_by_role("heading", name="Log in")).to_be_focused()
+    first_stop = "document.querySelector('a[href], button, input, select, textarea').textContent"
+    assert page.evaluate(first_stop) == "Skip to content"
+    # Log in with the keyboard alone: from the focused heading, Tab to the fields.
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.name") == "identifier":
+            break
+    page.keyboard.type("admin")
+    page.keyboard.press("Tab")
+    page.keyboard.type(server.admin.password)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Jobs")).to_be_visible()
+    pages = {"/jobs": "Jobs", f"/jobs/{job['id']}": "labelled", "/jobs/new": "New job",
+             f"/jobs/{job['id']}/edit": "Edit labelled", "/schedules": "Schedules",
+             "/schedules/new": "New schedule", "/headers/new": "New header preset",
+             "/keys": "API keys", "/users": "Users", "/users/new": "New user",
+             "/account": "Your account"}
+    for route, heading in pages.items():
+        page.goto(f"{server.url}/ui/#{route}")
+        expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+        assert page.evaluate(UNLABELLED_CONTROLS) == [], route
