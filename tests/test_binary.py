@@ -255,6 +255,11 @@ def test_serve_answers_runs_a_job_and_stops_on_sigterm(installed: Installed, dat
         assert {row["response"]["pong"] for row in results} <= set(range(1, 100))
         assert all("X-Scheduler-Job-Id" in headers for headers in target.requests)
 
+        # prometheus-client is inside too, and counted those runs.
+        r = api.get("/metrics", token=token)
+        assert r.status == 200, r
+        assert 'scheduler_job_runs_total{outcome="success"}' in r.raw.decode()
+
         process.send_signal(signal.SIGTERM)
         output = process.communicate(timeout=30)[0]
         assert process.returncode == 0, output
