@@ -56,36 +56,45 @@ def source_hash() -> str:
     return digest.hexdigest()[:16]
 
 
-def build_executable() -> Path:
-    """The executable for the current sources: from the cache, or built now."""
+def install_executable(destination: Path) -> None:
+    """Copy the executable for the current sources to ``destination``, building it if needed.
+
+    Runs under a file lock, so concurrent test runs neither build twice nor prune a
+    cached build that another run is copying.
+    """
     CACHE.mkdir(parents=True, exist_ok=True)
     key = source_hash()
     cached = CACHE / key / "scheduler"
-    with open(CACHE / ".lock", "w") as lock:  # one build at a time across test runs
+    with open(CACHE / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if cached.exists():
-            return cached
-        scratch = CACHE / f"tmp-{os.getpid()}"
+        if not cached.exists():
+            built = build(CACHE / f"tmp-{os.getpid()}")
+            if source_hash() != key:
+                # The sources changed during the build: use it for this run, cache nothing.
+                shutil.copy2(built, destination)
+                shutil.rmtree(built.parent.parent, ignore_errors=True)
+                return
+            for old in CACHE.iterdir():
+                if old.is_dir() and old != built.parent.parent:
+                    shutil.rmtree(old, ignore_errors=True)
+            cached.parent.mkdir()
+            os.replace(built, cached)
+            shutil.rmtree(built.parent.parent, ignore_errors=True)
+        shutil.copy2(cached, destination)
+
+
+def build(scratch: Path) -> Path:
+    """Run PyInstaller with scheduler.spec into ``scratch``; the executable's path."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
+         "--distpath", str(scratch / "dist"), "--workpath", str(scratch / "work"),
+         str(ROOT / "scheduler.spec")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
         shutil.rmtree(scratch, ignore_errors=True)
-        result = subprocess.run(
-            [sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
-             "--distpath", str(scratch / "dist"), "--workpath", str(scratch / "work"),
-             str(ROOT / "scheduler.spec")],
-            cwd=ROOT, capture_output=True, text=True, timeout=600)
-        if result.returncode != 0:
-            shutil.rmtree(scratch, ignore_errors=True)
-            pytest.fail(f"PyInstaller failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
-        built = scratch / "dist" / "scheduler"
-        if source_hash() != key:
-            # The sources changed during the build: use it for this run, cache nothing.
-            return built
-        for old in CACHE.iterdir():
-            if old.is_dir() and old.name != scratch.name:
-                shutil.rmtree(old, ignore_errors=True)
-        cached.parent.mkdir()
-        os.replace(built, cached)
-        shutil.rmtree(scratch, ignore_errors=True)
-        return cached
+        pytest.fail(f"PyInstaller failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+    return scratch / "dist" / "scheduler"
 
 
 def bare_environment() -> dict[str, str]:
@@ -116,7 +125,7 @@ class Installed:
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Installed:
     directory = tmp_path_factory.mktemp("install")
-    shutil.copy2(build_executable(), directory / "scheduler")
+    install_executable(directory / "scheduler")
     return Installed(directory)
 
 
