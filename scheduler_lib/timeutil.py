@@ -18,7 +18,9 @@ def iso(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # Same text as strftime("%Y-%m-%dT%H:%M:%S.%fZ"), at a third of the cost (every
+    # listed resource has two to four of these).
+    return value.isoformat(timespec="microseconds") + "Z"
 
 
 def iso_seconds(value: datetime) -> str:

@@ -20,7 +20,7 @@ import peewee
 from ..context import AppContext
 from ..db import database
 from ..errors import BadRequest, NotFound
-from ..models import Job, JobMember, JobResult, Schedule, User
+from ..models import Job, JobMember, JobResult, Schedule, User, job_json
 from ..timeutil import utcnow
 from . import access
 from .headers import usable_preset
@@ -81,12 +81,14 @@ def _check_method(method: str) -> str:
     return lowered
 
 
-def list_jobs(user: User, query: dict[str, Any]) -> tuple[list[Job], int]:
+def list_jobs(user: User, query: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+    """A page of the jobs ``user`` may list, as their JSON shapes, and their total."""
     rows = Job.select().order_by(Job.id)
     if not access.check_all_flag(user, query):
         member_of = JobMember.select(JobMember.fetch_id).where(JobMember.user == user.id)
         rows = rows.where(Job.id.in_(member_of))
-    return list(rows.limit(query["limit"]).offset(query["offset"])), rows.count()
+    page = rows.limit(query["limit"]).offset(query["offset"]).dicts()
+    return [job_json(row) for row in page], rows.count()
 
 
 def create_job(ctx: AppContext, user: User, body: dict[str, Any]) -> Job:

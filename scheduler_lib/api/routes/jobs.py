@@ -36,7 +36,7 @@ _ALL = {"all": {"type": "boolean", "default": False,
 
 def list_jobs(call: Call) -> Reply:
     rows, total = jobs.list_jobs(call.user, call.query)
-    return Reply("Success", [j.to_json() for j in rows], total=total)
+    return Reply("Success", rows, total=total)
 
 
 def create_job(call: Call) -> Reply:
