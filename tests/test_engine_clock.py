@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 
+import pytest
 import targets
 from conftest import wait_for
 from test_engine import HOURLY, finished, job, results, schedule
@@ -14,7 +15,7 @@ from scheduler_lib import timing
 from scheduler_lib.engine import Engine, run_job_now
 from scheduler_lib.engine.retention import RetentionTask, prune_results
 from scheduler_lib.models import Job, JobResult
-from scheduler_lib.timeutil import utcnow
+from scheduler_lib.timeutil import parse_iso, utcnow
 
 http_target = targets.http_target
 
@@ -53,6 +54,28 @@ def test_cron_in_a_time_zone_across_spring_forward(start_server, http_target):
         "2026-03-07T07:30:00.000000Z", "2026-03-08T07:00:00.000000Z",
         "2026-03-09T06:30:00.000000Z"]
     assert all(row["success"] for row in rows)
+
+
+@pytest.mark.parametrize("policy", ["run_once", "skip"])
+def test_misfire_policy_for_runs_missed_while_down(start_server, http_target, policy):
+    server = start_server(scheduler__enabled=False, scheduler__misfire=policy)
+    sched = schedule(server)                   # every second
+    j = job(server, http_target.url, sched["id"])
+    # The job was due 10.1 s ago: ten slots passed while no engine ran; the latest
+    # passed 0.1 s ago, the next comes 0.9 s from now.
+    now = utcnow()
+    Job.update(next_run_at=now - timedelta(seconds=10.1)).where(Job.id == j["id"]).execute()
+    engine = started_engine(server)
+    try:
+        first, second = finished(server, j["id"], 2, timeout=10)[:2]
+    finally:
+        engine.stop(grace=5)
+    latest_missed = now - timedelta(seconds=0.1)
+    expected = latest_missed if policy == "run_once" else latest_missed + timedelta(seconds=1)
+    assert parse_iso(first["scheduled_at"]) == expected    # run_once: one catch-up run
+    assert parse_iso(second["scheduled_at"]) == expected + timedelta(seconds=1)
+    missed_runs = [r for r in results(server, j["id"]) if parse_iso(r["scheduled_at"]) < now]
+    assert len(missed_runs) == (1 if policy == "run_once" else 0)   # never a burst
 
 
 def test_two_engines_on_one_database_claim_each_run_once(server, http_target):
