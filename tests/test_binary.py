@@ -14,24 +14,22 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import urllib3
 from conftest import Client, wait_for
+from targets import HttpTarget, WsTarget, http_target, ws_target  # noqa: F401  (fixtures)
 
 from scheduler_lib import __version__
+from scheduler_lib.migrations import MIGRATIONS
 
 pytestmark = [pytest.mark.binary, pytest.mark.slow]
 
@@ -134,49 +132,12 @@ def database(installed: Installed) -> str:
     """init-db and a superuser made with create-user --password-stdin; the username."""
     result = installed.run("init-db")
     assert result.returncode == 0, result
-    assert "0001_initial" in result.stdout
+    assert all(m.NAME in result.stdout for m in MIGRATIONS), result.stdout
     result = installed.run("create-user", "ops", "--email", "ops@example.com", "--superuser",
                            "--password-stdin", stdin=PASSWORD + "\n")
     assert result.returncode == 0, result
     assert "Created superuser ops" in result.stdout
     return "ops"
-
-
-class Target:
-    """A local HTTP endpoint for jobs to call; remembers every request's headers."""
-
-    def __init__(self) -> None:
-        requests = self.requests = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                requests.append(dict(self.headers))
-                body = json.dumps({"pong": len(requests)}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.http.server_address[1]}/ping"
-        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.http.shutdown()
-        self.http.server_close()
-        self.thread.join(timeout=5)
-
-
-@pytest.fixture
-def target() -> Iterator[Target]:
-    server = Target()
-    yield server
-    server.close()
 
 
 def free_port() -> int:
@@ -212,8 +173,9 @@ def test_create_user_refuses_a_duplicate_in_one_line(installed: Installed, datab
     assert "Traceback" not in result.stderr
 
 
-def test_serve_answers_runs_a_job_and_stops_on_sigterm(installed: Installed, database: str,
-                                                      target: Target):
+def test_serve_answers_runs_jobs_and_stops_on_sigterm(installed: Installed, database: str,
+                                                     http_target: HttpTarget,  # noqa: F811
+                                                     ws_target: WsTarget):  # noqa: F811
     port = free_port()
     process = subprocess.Popen(
         [str(installed.executable), "serve", "--port", str(port)], cwd=installed.directory,
@@ -250,19 +212,35 @@ def test_serve_answers_runs_a_job_and_stops_on_sigterm(installed: Installed, dat
         r = api.post("/fetch/execute", {"name": "every second", "type": "seconds",
                                         "value": 1}, token=token)
         assert r.status == 201, r
-        r = api.post("/fetch", {"name": "ping", "endpoint": target.url,
-                                "execute_id": r.data["id"]}, token=token)
+        every_second = r.data["id"]
+        r = api.post("/fetch", {"name": "ping", "endpoint": http_target.url + "/ping",
+                                "execute_id": every_second}, token=token)
         assert r.status == 201, r
-        job = r.data
+        rest_job = r.data["id"]
+        r = api.post("/fetch", {"name": "socket", "type": "websocket",
+                                "endpoint": ws_target.url, "execute_id": every_second,
+                                "timeout_seconds": 2}, token=token)
+        assert r.status == 201, r
+        ws_job = r.data["id"]
 
-        def two_results() -> list:
-            rows = api.get(f"/fetch/{job['id']}/data", token=token).data
-            return rows if len(rows) >= 2 else []
+        def results(job_id: int, at_least: int) -> list:
+            """The job's finished runs, once there are ``at_least`` of them."""
+            rows = api.get(f"/fetch/{job_id}/data", token=token).data
+            # A run's result is written when it starts and completed when it ends.
+            finished = [row for row in rows if row["duration_ms"] is not None]
+            return finished if len(finished) >= at_least else []
 
-        results = wait_for(two_results, timeout=15, interval=0.2, message="two job results")
-        assert all(row["success"] and row["status_code"] == 200 for row in results), results
-        assert {row["response"]["pong"] for row in results} <= set(range(1, 100))
-        assert all("X-Scheduler-Job-Id" in headers for headers in target.requests)
+        rows = wait_for(lambda: results(rest_job, 2), timeout=15, interval=0.2,
+                        message="two results of the 1-second HTTP job")
+        for row in rows:
+            assert row["success"] and row["status_code"] == 200, row
+            assert row["response"] == {"ok": True}, row
+        assert all("X-Scheduler-Job-Id" in req.headers for req in http_target.requests)
+
+        rows = wait_for(lambda: results(ws_job, 1), timeout=15, interval=0.2,
+                        message="a result of the WebSocket job")
+        assert rows[-1]["success"] and rows[-1]["status_code"] == 101, rows[-1]
+        assert rows[-1]["response"] == "hello\n---\nworld", rows[-1]
 
         # prometheus-client is inside too, and counted those runs.
         r = api.get("/metrics", token=token)
