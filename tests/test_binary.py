@@ -12,6 +12,7 @@ Run alone with ``pytest -m binary``.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -20,11 +21,13 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import urllib3
+from backends import PostgresCluster
 from conftest import Client, wait_for
 from targets import HttpTarget, WsTarget, http_target, ws_target  # noqa: F401  (fixtures)
 
@@ -114,10 +117,56 @@ class Installed:
     def executable(self) -> Path:
         return self.directory / "scheduler"
 
-    def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, stdin: str | None = None,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(self.executable), *args], cwd=self.directory,
-                              env=bare_environment(), input=stdin, capture_output=True,
-                              text=True, timeout=60)
+                              env={**bare_environment(), **(env or {})}, input=stdin,
+                              capture_output=True, text=True, timeout=60)
+
+    @contextlib.contextmanager
+    def serving(self, env: dict[str, str] | None = None) -> Iterator[Serving]:
+        """``scheduler serve`` on a free port, answering /healthz; killed if still running."""
+        port = free_port()
+        process = subprocess.Popen(
+            [str(self.executable), "serve", "--port", str(port)], cwd=self.directory,
+            env={**bare_environment(), **(env or {})}, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True)
+        server = Serving(process, Client(f"http://127.0.0.1:{port}"))
+        try:
+            wait_for(server.healthy, timeout=20, message="/healthz")
+            yield server
+        finally:
+            if process.poll() is None:
+                # The one-file bootloader and the program it starts share the session.
+                os.killpg(process.pid, signal.SIGKILL)
+                process.communicate()
+
+
+@dataclass
+class Serving:
+    process: subprocess.Popen[str]
+    api: Client
+
+    def healthy(self) -> bool:
+        try:
+            return self.api.get("/healthz").status == 200
+        except (OSError, urllib3.exceptions.HTTPError):
+            assert self.process.poll() is None, self.process.communicate()[0]
+            return False
+
+    def login(self, username: str, password: str) -> str:
+        r = self.api.post("/login", {"identifier": username, "password": password})
+        assert r.status == 200, r
+        return r.data["access_token"]
+
+    def terminate(self) -> str:
+        """SIGTERM; asserts a clean exit 0 and returns the output."""
+        self.process.send_signal(signal.SIGTERM)
+        output = self.process.communicate(timeout=30)[0]
+        assert self.process.returncode == 0, output
+        assert "Traceback" not in output
+        return output
 
 
 @pytest.fixture(scope="module")
@@ -176,26 +225,10 @@ def test_create_user_refuses_a_duplicate_in_one_line(installed: Installed, datab
 def test_serve_answers_runs_jobs_and_stops_on_sigterm(installed: Installed, database: str,
                                                      http_target: HttpTarget,  # noqa: F811
                                                      ws_target: WsTarget):  # noqa: F811
-    port = free_port()
-    process = subprocess.Popen(
-        [str(installed.executable), "serve", "--port", str(port)], cwd=installed.directory,
-        env=bare_environment(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    api = Client(f"http://127.0.0.1:{port}")
-    try:
-        def healthy() -> bool:
-            try:
-                return api.get("/healthz").status == 200
-            except (OSError, urllib3.exceptions.HTTPError):
-                assert process.poll() is None, process.communicate()[0]
-                return False
-
-        wait_for(healthy, timeout=20, message="/healthz")
+    with installed.serving() as server:
+        api = server.api
         assert api.get("/healthz").message == "OK"
-
-        r = api.post("/login", {"identifier": database, "password": PASSWORD})
-        assert r.status == 200, r
-        token = r.data["access_token"]
+        token = server.login(database, PASSWORD)
         assert api.get("/user/me", token=token).data["username"] == database
 
         # Time zones come from the bundled tzdata: noon in Paris is 10:00 or 11:00 UTC.
@@ -247,12 +280,24 @@ def test_serve_answers_runs_jobs_and_stops_on_sigterm(installed: Installed, data
         assert r.status == 200, r
         assert 'scheduler_job_runs_total{outcome="success"}' in r.raw.decode()
 
-        process.send_signal(signal.SIGTERM)
-        output = process.communicate(timeout=30)[0]
-        assert process.returncode == 0, output
-        assert "Traceback" not in output
+        server.terminate()
+
+
+@pytest.mark.postgres
+def test_serve_on_postgresql(installed: Installed, postgres_cluster: PostgresCluster):
+    """psycopg2 and its libpq are inside: init-db, serve, login, readiness on PostgreSQL."""
+    url = postgres_cluster.create_database()
+    env = {"SCHEDULER_DATABASE_URL": url, "SCHEDULER_BOOTSTRAP_USERNAME": "root",
+           "SCHEDULER_BOOTSTRAP_PASSWORD": PASSWORD}
+    try:
+        result = installed.run("init-db", env=env)
+        assert result.returncode == 0, result
+        assert all(m.NAME in result.stdout for m in MIGRATIONS), result.stdout
+        with installed.serving(env) as server:
+            token = server.login("root", PASSWORD)
+            assert server.api.get("/user/me", token=token).data["is_superuser"] is True
+            wait_for(lambda: server.api.get("/readyz").status == 200, timeout=15,
+                     message="/readyz")
+            server.terminate()
     finally:
-        if process.poll() is None:
-            # The one-file bootloader and the program it starts share the session.
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
+        postgres_cluster.drop_database(url)
