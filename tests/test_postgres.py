@@ -16,15 +16,18 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+import targets
 from backends import PostgresCluster, selected_backends
 from conftest import wait_for
 
 from scheduler_lib import migrations
 from scheduler_lib.db import JOBS_CHANNEL
+from scheduler_lib.engine import Engine
 
 pytestmark = [pytest.mark.postgres, pytest.mark.backends("postgres")]
 
 ROOT = Path(__file__).resolve().parent.parent
+http_target = targets.http_target
 
 
 @pytest.fixture
@@ -135,3 +138,30 @@ def test_another_nodes_notify_wakes_the_dispatcher_at_once(server):
             delays.append(engine.last_tick - sent)
     # Without the notification the next pass would come 0-1 s later (0.5 s typically).
     assert statistics.median(delays) < 0.15, delays
+
+
+def test_a_live_node_keeps_a_run_longer_than_its_lease(start_server, http_target):
+    server = start_server(scheduler__lease_seconds=2)
+    # A second engine on the same database: another node, ready to take over any
+    # run whose lease lapses.
+    other = Engine(server.settings, node_id="other-node")
+    other.start()
+    try:
+        http_target.delay = 4.5   # more than twice the lease
+        token = server.admin.token
+        schedule = server.api.post("/fetch/execute", {"name": "h", "type": "hours", "value": 1},
+                                   token=token).data
+        job = server.api.post("/fetch", {"name": "slow", "endpoint": http_target.url,
+                                         "execute_id": schedule["id"], "timeout_seconds": 20},
+                              token=token).data
+        assert server.api.post(f"/fetch/{job['id']}/run", token=token).status == 202
+
+        def results() -> list[dict]:
+            return server.api.get(f"/fetch/{job['id']}/data", token=token).data
+        rows = wait_for(lambda: (r := results()) and all(x["duration_ms"] is not None
+                                                         for x in r) and r, 15)
+    finally:
+        other.stop(grace=0)
+    # Renewed while it ran: never taken over, one attempt, one request.
+    assert [(r["attempt"], r["success"], r["error"]) for r in rows] == [(1, True, None)]
+    assert http_target.count() == 1

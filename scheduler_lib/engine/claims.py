@@ -58,9 +58,10 @@ def take_over_interrupted(node: str, now: datetime, limit: int,
         "JOIN schedules s ON s.id = j.execute_id "
         "LEFT JOIN header_presets h ON h.id = j.header_id "
         "WHERE r.finished_at IS NULL AND r.started_at IS NOT NULL "
-        "AND (j.lease_owner IS NULL OR j.lease_expires_at < ?) "
+        # Never our own runs: they are in our pool even if a slow pass let the lease lapse.
+        "AND (j.lease_owner IS NULL OR (j.lease_expires_at < ? AND j.lease_owner <> ?)) "
         "ORDER BY r.scheduled_at LIMIT ? FOR UPDATE OF j, r SKIP LOCKED",
-        (now, max(limit, 0) + 100)).fetchall()
+        (now, node, max(limit, 0) + 100)).fetchall()
     attempts: list[Attempt] = []
     expires = now + timedelta(seconds=lease_seconds)
     for row in rows:
@@ -93,7 +94,7 @@ def take_over_interrupted(node: str, now: datetime, limit: int,
     # lease and nothing in flight: the job is simply free again.
     store.execute(
         "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner "
-        "IS NOT NULL AND lease_expires_at < ? AND NOT EXISTS (SELECT 1 FROM job_results r "
-        "WHERE r.fetch_id = jobs.id AND r.finished_at IS NULL AND r.started_at IS NOT NULL)",
-        (now,))
+        "IS NOT NULL AND lease_owner <> ? AND lease_expires_at < ? AND NOT EXISTS (SELECT 1 "
+        "FROM job_results r WHERE r.fetch_id = jobs.id AND r.finished_at IS NULL "
+        "AND r.started_at IS NOT NULL)", (node, now))
     return attempts
