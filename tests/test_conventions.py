@@ -74,7 +74,7 @@ def test_json_with_charset_is_accepted(server):
     assert_envelope(r, 200, "Login success!")
 
 
-@pytest.mark.parametrize("raw", ["{", "[1,", "not json", '{"a": NaN}', '{"a": 1e400}', "\xff\xfe"])
+@pytest.mark.parametrize("raw", ["{", "[1,", "not json", '{"a": NaN}', "\xff\xfe"])
 def test_malformed_json_is_400(server, raw):
     r = server.api.post("/login", body=raw.encode("latin-1"),
                         headers={"Content-Type": "application/json"})
@@ -142,3 +142,9 @@ def test_superuser_endpoint_is_403_for_others(server):
 def test_head_of_home(server):
     r = server.api.request("HEAD", "/")
     assert r.status == 200
+
+
+def test_number_past_a_double_is_400_naming_the_field(server):
+    r = server.api.post("/login", body=b'{"identifier": "admin", "password": 1e400}',
+                        headers={"Content-Type": "application/json"})
+    assert_envelope(r, 400, "Field 'password' holds a number too large for JSON")

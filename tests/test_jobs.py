@@ -134,7 +134,7 @@ def test_bad_job_input_is_400_and_changes_nothing(server):
                  b'"payload": {"n": -1e400}}' % schedule["id"], token=token,
                  headers={"Content-Type": "application/json"})
     assert_envelope(r, 400)
-    assert r.message == "Field 'payload' holds a number too large for JSON"
+    assert r.message == "Field 'payload.n' holds a number too large for JSON"
     # Non-object bodies and malformed JSON.
     for raw in (b"[]", b"null", b"{", b'"x"'):
         r = api.post("/fetch", body=raw, headers={"Content-Type": "application/json"},

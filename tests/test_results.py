@@ -155,5 +155,5 @@ def test_bad_result_input_is_400_and_changes_nothing(server):
     r = api.post(base, body=b'{"name": "r", "response": [1e400]}', token=token,
                  headers={"Content-Type": "application/json"})
     assert_envelope(r, 400)
-    assert r.message == "Field 'response' holds a number too large for JSON"
+    assert r.message == "Field 'response[0]' holds a number too large for JSON"
     assert snapshot() == before

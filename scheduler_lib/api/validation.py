@@ -7,6 +7,7 @@ password).
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -45,30 +46,28 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if value in (float("inf"), float("-inf")):  # 1e400: valid JSON, no IEEE double
-        raise ValueError("number out of range")
-    return value
-
-
 # NUL and unpaired surrogates (JSON can spell both with \u escapes) parse fine but
 # cannot be stored (PostgreSQL refuses NUL, UTF-8 refuses lone surrogates).
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def _unstorable_text_field(value: Any) -> str | None:
-    """The field path of the first string (or key) with an unstorable character."""
+def _unstorable(value: Any) -> tuple[str, str] | None:
+    """The field path and problem of the first value that cannot be stored or shown:
+    a string (or key) with NUL or a lone surrogate, or a number past a double (1e400
+    parses as infinity, which no JSON can spell back)."""
     stack: list[tuple[Any, str]] = [(value, "")]
     while stack:
         item, path = stack.pop()
         if isinstance(item, str):
             if _UNSTORABLE.search(item):
-                return path
+                return path, "contains a NUL or unpaired surrogate character"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return path, "holds a number too large for JSON"
         elif isinstance(item, dict):
             for key, child in item.items():
                 if _UNSTORABLE.search(key):
-                    return path
+                    return path, "contains a NUL or unpaired surrogate character"
                 stack.append((child, f"{path}.{key}" if path else key))
         elif isinstance(item, list):
             stack.extend((child, f"{path}[{i}]") for i, child in enumerate(item))
@@ -76,17 +75,16 @@ def _unstorable_text_field(value: Any) -> str | None:
 
 
 def parse_json(raw: bytes) -> Any:
-    """Strict JSON (no NaN or Infinity, no NUL or lone surrogates in strings);
-    BadRequest when it does not parse."""
+    """Strict JSON (no NaN or Infinity, no NUL or lone surrogates in strings, no
+    number past a double); BadRequest when it does not parse."""
     try:
-        value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant,
-                           parse_float=_finite_float)
+        value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise BadRequest("Malformed JSON body") from None
-    field = _unstorable_text_field(value)
-    if field is not None:
-        subject = f"Field '{field}'" if field else "Request body"
-        raise BadRequest(f"{subject} contains a NUL or unpaired surrogate character")
+    problem = _unstorable(value)
+    if problem is not None:
+        field, what = problem
+        raise BadRequest(f"{f'Field {field!r}' if field else 'Request body'} {what}")
     return value
 
 
