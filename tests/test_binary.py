@@ -138,9 +138,14 @@ class Installed:
             yield server
         finally:
             if process.poll() is None:
-                # The one-file bootloader and the program it starts share the session.
-                os.killpg(process.pid, signal.SIGKILL)
-                process.communicate()
+                # A failed test: SIGTERM lets the bootloader remove its unpacked files;
+                # SIGKILL reaches both it and the program it started (one session).
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.communicate(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.communicate()
 
 
 @dataclass
