@@ -50,7 +50,7 @@ class _Deferred(logging.Handler):
     needs neither. ``logging.shutdown`` (at exit) and ``close`` write what is left.
     """
 
-    def __init__(self, target: logging.Handler, interval: float = 0.1):
+    def __init__(self, target: logging.StreamHandler[TextIO], interval: float = 0.1):
         super().__init__()
         self.target = target
         self._records: collections.deque[logging.LogRecord] = collections.deque()
@@ -69,12 +69,28 @@ class _Deferred(logging.Handler):
         self._records.append(record)
 
     def _drain(self) -> None:
+        """Format what is queued and write it with one write and one flush."""
+        target = self.target
+        lines = []
         while True:
             try:
                 record = self._records.popleft()
             except IndexError:
-                return
-            self.target.handle(record)
+                break
+            try:
+                lines.append(target.format(record) + target.terminator)
+            except Exception:
+                target.handleError(record)
+        if not lines:
+            return
+        target.acquire()
+        try:
+            target.stream.write("".join(lines))
+            target.flush()
+        except Exception:
+            target.handleError(record)
+        finally:
+            target.release()
 
     def _run(self) -> None:
         while not self._closed.wait(self._interval):
