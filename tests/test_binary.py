@@ -1,11 +1,12 @@
 """The one-file executable: built with scheduler.spec, run from an empty directory.
 
 The build is cached under ``build/binary-cache/<hash>`` where the hash covers every
-file that goes into it (``scheduler.py``, ``scheduler_lib/``, ``scheduler.spec``,
-``requirements.txt``) and the Python version, so a second run with unchanged sources
-starts at once. The executable runs with a bare environment (no virtualenv on the
-``PATH``, no ``PYTHON*`` variables, ``PYTHONTZPATH`` empty so that only the bundled
-time-zone data exists): what works here works on a machine without Python.
+file that goes into it (``scheduler.py``, ``scheduler_lib/``, ``scheduler.spec`` and
+its run-time hook, ``requirements.txt``) and the Python version, so a second run
+with unchanged sources starts at once. The executable runs with a bare environment
+(no virtualenv on the ``PATH``, no ``PYTHON*`` variables, ``PYTHONTZPATH`` empty so
+that only the bundled time-zone data exists): what works here works on a machine
+without Python.
 
 Run alone with ``pytest -m binary``.
 """
@@ -38,7 +39,8 @@ pytestmark = [pytest.mark.binary, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "build" / "binary-cache"
-BUILD_INPUTS = ("scheduler.py", "scheduler.spec", "requirements.txt", "scheduler_lib")
+BUILD_INPUTS = ("scheduler.py", "scheduler.spec", "packaging/pyi_rth_tzdata.py",
+                "requirements.txt", "scheduler_lib")
 SIZE_LIMIT_BYTES = 30 * 1024 * 1024
 PASSWORD = "ops-password-1"
 
