@@ -17,7 +17,7 @@ from . import m0001_initial, m0020_engine, m0030_login_throttle
 
 __all__ = ["MIGRATIONS", "migrate", "pending"]
 
-MIGRATIONS = (m0001_initial, m0030_login_throttle, m0020_engine)
+MIGRATIONS = (m0001_initial, m0020_engine, m0030_login_throttle)
 
 _PK = {"sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT", "postgres": "BIGSERIAL PRIMARY KEY"}
 
