@@ -221,7 +221,10 @@ class Engine:
         for attempt in attempts:
             future = self.pool.submit(self._work, attempt)
             self._running[attempt.result_pk] = (attempt, future)
-        return self._sleep_time(now, mono)
+        delay = self._sleep_time(now, mono)
+        if self._running_jobs():   # wake in time to renew the leases, however short
+            delay = min(delay, max(0.0, self._next_renew - mono))
+        return delay
 
     def _work(self, attempt: runner.Attempt) -> None:
         try:
