@@ -26,13 +26,13 @@ from urllib.parse import unquote, urlparse
 
 import peewee
 import psycopg2
-from playhouse.pool import PooledPostgresqlDatabase
+from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase
 
 from .errors import ConfigError
 
 __all__ = ["database", "open_database", "is_postgres", "exclusive", "describe_url",
            "release_connection", "close_all", "DEFAULT_MAX_CONNECTIONS", "JOBS_CHANNEL",
-           "announce_jobs_changed", "connect_unpooled"]
+           "announce_jobs_changed", "connect_unpooled", "is_busy_error"]
 
 DEFAULT_MAX_CONNECTIONS = 20
 # A thread waits this long for a pooled connection before its request fails.
@@ -137,6 +137,14 @@ def close_all() -> None:
         target.close_all()
     else:
         target.close()
+
+
+def is_busy_error(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database is saturated rather than broken: no pooled
+    connection came free in time, or SQLite stayed locked past its busy timeout."""
+    if isinstance(exc, MaxConnectionsExceeded):
+        return True
+    return isinstance(exc, peewee.OperationalError) and "database is locked" in str(exc)
 
 
 @contextlib.contextmanager

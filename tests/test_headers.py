@@ -55,6 +55,9 @@ def test_bad_presets_are_400_and_change_nothing(server):
          "Field 'headers.X-A' must not contain CR, LF or NUL"),
         ({"name": "x", "headers": {"X-A": "1\n"}}, "Field 'headers.X-A' must not contain"),
         ({"name": "x", "headers": {"X-A": "a\rb"}}, "Field 'headers.X-A' must not contain"),
+        ({"name": "x", "headers": {"X-A": "a\u2028b"}},
+         "Field 'headers.X-A' must contain only printable Latin-1 characters"),
+        ({"name": "x", "headers": {"X-A": "a\x7fb"}}, "Field 'headers.X-A' must contain only"),
         ({"name": "x", "headers": {}, "user_id": 1}, "Unknown field 'user_id'"),
     ]
     for body, message in cases:

@@ -30,6 +30,7 @@ from typing import Any
 import bottle
 
 from ..context import AppContext
+from ..db import is_busy_error
 from ..errors import ApiError, BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType
 from ..metrics import REQUEST_LATENCY, REQUESTS
 from ..models import User
@@ -297,7 +298,11 @@ def endpoint(route: Route, ctx: AppContext) -> Callable[..., bytes]:
             for name, value in exc.headers.items():
                 bottle.response.set_header(name, value)
             return render(exc.status, exc.message)
-        except Exception:
+        except Exception as exc:
+            if is_busy_error(exc):
+                log.warning("database busy in %s %s: %s", route.method, route.path, exc)
+                bottle.response.set_header("Retry-After", "1")
+                return render(503, "Database is busy, try again")
             log.exception("unhandled error in %s %s", route.method, route.path)
             return render(500, "Internal server error")
         for name, value in reply.headers.items():

@@ -22,6 +22,7 @@ __all__ = ["TOKEN_PATTERN", "check_headers", "list_presets", "create_preset", "g
 
 TOKEN_PATTERN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
 _TOKEN = re.compile(TOKEN_PATTERN)
+_UNSENDABLE = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u0100-\U0010ffff]")
 _WHAT = "header"
 
 
@@ -35,6 +36,10 @@ def check_headers(headers: dict[str, Any], field: str = "headers") -> dict[str, 
             raise BadRequest(f"Field '{field}.{name}' must be a string")
         if any(c in value for c in "\r\n\x00"):
             raise BadRequest(f"Field '{field}.{name}' must not contain CR, LF or NUL")
+        if _UNSENDABLE.search(value):
+            # HTTP field values are bytes: tab, visible ASCII and Latin-1 (RFC 9110).
+            raise BadRequest(f"Field '{field}.{name}' must contain only printable "
+                             "Latin-1 characters")
     return headers
 
 

@@ -10,7 +10,7 @@ import peewee
 
 from .. import auth
 from ..context import AppContext
-from ..db import database
+from ..db import database, release_connection
 from ..errors import Unauthorized
 from ..models import RefreshToken, RevokedToken, User
 from ..timeutil import from_epoch, utcnow
@@ -50,6 +50,8 @@ def login(ctx: AppContext, identifier: str, password: str,
     """
     throttle.check(ctx.settings, identifier, client_addr)
     user = find_user(identifier)
+    # bcrypt takes a while: let other requests use the pooled connection meanwhile.
+    release_connection()
     # Check a password either way so unknown users and wrong passwords take as long.
     if user is None:
         auth.check_password(password, ctx.dummy_password_hash)
