@@ -9,13 +9,15 @@ check. A job that does not exist is 404; one the caller is not a member of is 40
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from ..errors import Forbidden, NotFound
-from ..models import Job, JobMember, User
+from ..errors import ApiError, Forbidden, NotFound
+from ..models import BaseModel, Job, JobMember, User
 
 __all__ = ["ROLES", "READ", "WRITE", "OWNER", "NOT_MEMBER", "role_of", "require",
-           "check_all_flag", "check_owned"]
+           "check_all_flag", "check_owned", "owned_row"]
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 ROLES = ("owner", "editor", "viewer")
 READ = ROLES
@@ -64,3 +66,14 @@ def check_owned(user: User, owner_id: int, what: str) -> None:
     """A schedule or header preset belongs to its creator (superusers: all)."""
     if not user.is_superuser and owner_id != user.id:
         raise Forbidden(f"You are not the owner of this {what}!")
+
+
+def owned_row(user: User, model: type[ModelT], row_id: int, what: str,
+              missing: ApiError) -> ModelT:
+    """The ``model`` row ``row_id`` if ``user`` owns it: ``missing`` is raised when there
+    is none (404 to read it, 400 when a job names it), 403 when it is someone else's."""
+    row = model.get_or_none(model.id == row_id)
+    if row is None:
+        raise missing
+    check_owned(user, row.user_id, what)
+    return row

@@ -59,20 +59,14 @@ def create_preset(user: User, body: dict[str, Any]) -> HeaderPreset:
 
 def get_preset(user: User, preset_id: int) -> HeaderPreset:
     """The preset if ``user`` may see it: 404 missing, 403 someone else's."""
-    preset = HeaderPreset.get_or_none(HeaderPreset.id == preset_id)
-    if preset is None:
-        raise NotFound(f"Header with id {preset_id} not found")
-    access.check_owned(user, preset.user_id, _WHAT)
-    return preset
+    return access.owned_row(user, HeaderPreset, preset_id, _WHAT,
+                            NotFound(f"Header with id {preset_id} not found"))
 
 
 def usable_preset(user: User, preset_id: int) -> HeaderPreset:
     """A preset a job of ``user`` may use: unknown → 400, someone else's → 403."""
-    preset = HeaderPreset.get_or_none(HeaderPreset.id == preset_id)
-    if preset is None:
-        raise BadRequest("Header ID not found. Please create header first.")
-    access.check_owned(user, preset.user_id, _WHAT)
-    return preset
+    return access.owned_row(user, HeaderPreset, preset_id, _WHAT,
+                            BadRequest("Header ID not found. Please create header first."))
 
 
 def update_preset(user: User, preset_id: int, changes: dict[str, Any]) -> HeaderPreset:

@@ -98,20 +98,14 @@ def create_schedule(ctx: AppContext, user: User, body: dict[str, Any]) -> Schedu
 
 def get_schedule(user: User, schedule_id: int) -> Schedule:
     """The schedule if ``user`` may see it: 404 missing, 403 someone else's."""
-    schedule = Schedule.get_or_none(Schedule.id == schedule_id)
-    if schedule is None:
-        raise NotFound(f"Api execute with id {schedule_id} not found")
-    access.check_owned(user, schedule.user_id, _WHAT)
-    return schedule
+    return access.owned_row(user, Schedule, schedule_id, _WHAT,
+                            NotFound(f"Api execute with id {schedule_id} not found"))
 
 
 def usable_schedule(user: User, schedule_id: int) -> Schedule:
     """A schedule a job of ``user`` may use: unknown → 400, someone else's → 403."""
-    schedule = Schedule.get_or_none(Schedule.id == schedule_id)
-    if schedule is None:
-        raise BadRequest("Execute ID not found. Please create execute first.")
-    access.check_owned(user, schedule.user_id, _WHAT)
-    return schedule
+    return access.owned_row(user, Schedule, schedule_id, _WHAT,
+                            BadRequest("Execute ID not found. Please create execute first."))
 
 
 def _reschedule_jobs(schedule: Schedule, now: datetime) -> int:
