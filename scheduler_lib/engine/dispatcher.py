@@ -1,14 +1,21 @@
 """The engine: a dispatcher thread deciding what runs, a bounded pool running it.
 
-The dispatcher is the only engine thread that writes to the database. Each pass it
-records the attempts the workers finished, renews its leases, claims due runs (at
-most as many as there are free workers) and writes their records, in one short
-transaction, then hands the attempts to the pool. Then it sleeps until the earliest
-due time (or a retry, or at most ``MAX_WAIT``), unless ``wake()`` — a job changed, a
-worker finished — interrupts the wait. Workers only execute (``runner.perform``).
+The dispatcher is the only engine thread that writes to the database. Each pass is
+one short transaction with a handful of statements whatever the number of runs: it
+completes the records of the attempts the workers finished (and updates their
+jobs), renews its leases, claims due runs (at most as many as there are free
+workers, ``store.claim_due``) and writes the records of the attempts about to start
+(one multi-row INSERT); after the commit it hands the attempts to the pool. Then it
+sleeps until the earliest due time (or a retry, or at most ``MAX_WAIT``), unless
+``wake()`` — a job changed, a worker finished while nothing else was due soon —
+interrupts the wait. Passes start at least ``PASS_GAP`` apart, so that under load
+each pass claims and records runs in batches. Workers only execute
+(``runner.perform``) and queue what they finished for the next pass.
 
 Retries wait in memory (the run keeps its job's lease meanwhile), run-now requests
-too. A failure in a pass is logged and the loop goes on.
+too; when a pass's transaction fails, the ones it had taken go back into the queue
+and the finished records are written one by one. A failure in a pass is logged and
+the loop goes on.
 """
 
 from __future__ import annotations
@@ -17,14 +24,13 @@ import heapq
 import itertools
 import logging
 import os
+import queue
 import socket
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -40,7 +46,7 @@ __all__ = ["Engine", "MAX_WAIT"]
 log = logging.getLogger("scheduler.engine")
 
 MAX_WAIT = 1.0          # longest sleep: other nodes' changes and expired leases are seen
-PASS_QUANTUM = 0.02     # shortest sleep before a due run: passes claim runs in batches
+PASS_GAP = 0.01         # passes start at least this far apart: runs are claimed in batches
 GAUGE_PERIOD = 5.0      # how often the active-jobs gauge is refreshed
 MISFIRE_GRACE = timedelta(seconds=1)
 STOPPED_ERROR = "interrupted: the scheduler was stopped before this run finished"
@@ -55,6 +61,56 @@ class _Pending:
     scheduled_at: datetime
     manual: bool
     spec: store.JobSpec | None = None
+
+
+class _WorkerPool:
+    """``size`` threads started once, taking attempts from one queue.
+
+    Leaner than ``ThreadPoolExecutor`` (no future, no lock per submission): the
+    dispatcher knows what runs from its own bookkeeping.
+    """
+
+    def __init__(self, size: int, work: Callable[[runner.Attempt], None]):
+        self._queue: queue.SimpleQueue[runner.Attempt | None] = queue.SimpleQueue()
+        self._work = work
+        self._busy = 0
+        self._idle = threading.Condition()
+        self._threads = [threading.Thread(target=self._run, name=f"run-{n}", daemon=True)
+                         for n in range(size)]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, attempt: runner.Attempt) -> None:
+        with self._idle:
+            self._busy += 1
+        self._queue.put(attempt)
+
+    def _run(self) -> None:
+        while (attempt := self._queue.get()) is not None:
+            try:
+                self._work(attempt)
+            finally:
+                with self._idle:
+                    self._busy -= 1
+                    if not self._busy:
+                        self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until nothing is queued or running, up to ``timeout`` seconds."""
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._busy, timeout)
+
+    def shutdown(self) -> None:
+        """Drop what has not started; the threads end after their current attempt."""
+        while True:
+            try:
+                if self._queue.get_nowait() is not None:
+                    with self._idle:
+                        self._busy -= 1
+            except queue.Empty:
+                break
+        for _ in self._threads:
+            self._queue.put(None)
 
 
 def default_node_id() -> str:
@@ -73,7 +129,7 @@ class Engine:
         self.lease_seconds = settings.scheduler.lease_seconds
         self.last_tick: float | None = None
         self.executors = runner.Executors(settings, pool_size=self.workers)
-        self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="run")
+        self.pool: _WorkerPool | None = None
         self.retention = RetentionTask(settings.retention.max_runs_per_job,
                                        settings.retention.max_age_days,
                                        interval=retention_interval, clock=clock)
@@ -84,7 +140,10 @@ class Engine:
         self._manual: deque[_Pending] = deque()               # from the API
         self._retries: list[tuple[datetime, int, _Pending]] = []
         self._order = itertools.count()
-        self._running: dict[int, tuple[runner.Attempt, Future]] = {}   # by result id
+        self._running: dict[int, runner.Attempt] = {}   # by result id
+        # Set while the dispatcher sleeps longer than PASS_GAP: a finishing worker
+        # wakes it then (its record is written, its worker is free again).
+        self._sleeping = False
         self._next_renew = 0.0
         self._next_recovery = 0.0
         self._next_gauge = 0.0
@@ -111,6 +170,7 @@ class Engine:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
+        self.pool = _WorkerPool(self.workers, self._work)
         self._thread = threading.Thread(target=self._loop, name="dispatcher", daemon=True)
         self._thread.start()
         self.retention.start()
@@ -135,11 +195,11 @@ class Engine:
         self.retention.stop()
         if self._listener is not None:
             self._listener.stop()
-        futures = [future for _, future in self._running.values()]
-        if futures:
-            log.info("waiting up to %ss for %d running job(s)", grace, len(futures))
-            wait_futures(futures, timeout=grace)
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        if self._running and self.pool is not None:
+            log.info("waiting up to %ss for %d running job(s)", grace, len(self._running))
+            self.pool.wait_idle(grace)
+        if self.pool is not None:
+            self.pool.shutdown()
         try:
             self._record_finished(self.clock())
             with store.transaction():
@@ -160,17 +220,35 @@ class Engine:
         try:
             self._start_up()
             while not self._stopping.is_set():
-                self.last_tick = time.monotonic()
+                began = self.last_tick = time.monotonic()
                 self._wake.clear()
                 try:
                     delay = self._pass()
                 except Exception:
                     log.exception("scheduler pass failed; retrying")
                     delay = MAX_WAIT
-                if delay > 0:
-                    self._wake.wait(delay)
+                self._sleep(began, delay)
         finally:
             database.close()
+
+    def _sleep(self, began: float, delay: float) -> None:
+        """Sleep ``delay`` seconds or until woken, and until PASS_GAP after ``began``.
+
+        Runs due while a pass waits for its gap are claimed together by the next pass;
+        a pass per due run or per finished run (a few milliseconds apart under load)
+        cost more CPU than the runs themselves.
+        """
+        if delay > PASS_GAP:
+            self._sleeping = True
+            # A worker that finished before the flag was set did not wake us: look.
+            if self._finished:
+                delay = PASS_GAP
+        if delay > 0:
+            self._wake.wait(delay)
+        self._sleeping = False
+        gap = began + PASS_GAP - time.monotonic()
+        if gap > 0:
+            self._stopping.wait(gap)
 
     def _start_up(self) -> None:
         """After a restart: old claims, interrupted runs, missed runs."""
@@ -197,104 +275,138 @@ class Engine:
         """One dispatcher pass; returns how long to sleep."""
         now = self.clock()
         mono = time.monotonic()
-        self._record_finished(now)
+        records = self._take_finished()
+        starts: list[tuple[store.JobSpec, str, int, datetime, bool]] = []
         attempts: list[runner.Attempt] = []
-        with store.transaction():
-            if mono >= self._next_renew and self._running_jobs():
-                store.renew_leases(self.node_id, now, self.lease_seconds)
-                self._next_renew = mono + self.lease_seconds / 3
-            free = self.workers - len(self._running)
-            if mono >= self._next_recovery:
-                if is_postgres():   # several nodes: run again what a dead node left
-                    attempts += claims.take_over_interrupted(self.node_id, now, free,
-                                                             self.lease_seconds)
-                    self._next_recovery = mono + claims.TAKEOVER_PERIOD
-                else:
-                    store.recover_interrupted(now)
-                    self._next_recovery = mono + self.lease_seconds
-            attempts += self._start_pending(now, free - len(attempts))
-            for claim in store.claim_due(self.node_id, now, free - len(attempts),
-                                         self.lease_seconds):
-                pk = store.open_attempt(claim.spec, claim.job_id, 1, claim.scheduled_at, now)
-                attempts.append(runner.Attempt(claim.spec, claim.job_id, 1,
-                                               claim.scheduled_at, pk))
+        taken: list[_Pending] = []
+        try:
+            with store.transaction():
+                if records:
+                    store.finish_attempts(records, self.node_id, now)
+                if mono >= self._next_renew and self._running_jobs():
+                    store.renew_leases(self.node_id, now, self.lease_seconds)
+                    self._next_renew = mono + self.lease_seconds / 3
+                free = self.workers - len(self._running)
+                if mono >= self._next_recovery:
+                    if is_postgres():   # several nodes: run again what a dead node left
+                        attempts += claims.take_over_interrupted(self.node_id, now, free,
+                                                                 self.lease_seconds)
+                        self._next_recovery = mono + claims.TAKEOVER_PERIOD
+                    else:
+                        store.recover_interrupted(now)
+                        self._next_recovery = mono + self.lease_seconds
+                starts += self._start_pending(now, free - len(attempts), taken)
+                starts += [(claim.spec, claim.job_id, 1, claim.scheduled_at, False)
+                           for claim in store.claim_due(self.node_id, now,
+                                                        free - len(attempts) - len(starts),
+                                                        self.lease_seconds)]
+                pks = store.open_attempts([start[:4] for start in starts], now)
+        except Exception:
+            self._requeue(taken)
+            if records:
+                self._record_one_by_one(records, now)
+            raise
+        self._after_recorded(records)
+        attempts += [runner.Attempt(spec, job_id, number, scheduled, pk, manual)
+                     for (spec, job_id, number, scheduled, manual), pk
+                     in zip(starts, pks, strict=True)]
+        assert self.pool is not None
         for attempt in attempts:
-            future = self.pool.submit(self._work, attempt)
-            self._running[attempt.result_pk] = (attempt, future)
+            self._running[attempt.result_pk] = attempt
+            self.pool.submit(attempt)
         delay = self._sleep_time(now, mono)
         if self._running_jobs():   # wake in time to renew the leases, however short
             delay = min(delay, max(0.0, self._next_renew - mono))
         return delay
 
     def _work(self, attempt: runner.Attempt) -> None:
-        try:
-            self._finished.append(runner.perform(attempt, self.executors, self.clock))
-        finally:
+        self._finished.append(runner.perform(attempt, self.executors, self.clock))
+        if self._sleeping:
+            self._sleeping = False
             self._wake.set()
 
     def _running_jobs(self) -> set[int]:
-        return {attempt.spec.pk for attempt, _ in self._running.values()} | {
+        return {attempt.spec.pk for attempt in self._running.values()} | {
             pending.job_pk for _, _, pending in self._retries}
 
-    def _record_finished(self, now: datetime) -> None:
-        """Write what workers finished; schedule retries of failed attempts."""
+    def _take_finished(self) -> list[store.Finished]:
         records = []
         while self._finished:
             records.append(self._finished.popleft())
-        if not records:
-            return
-        try:
-            with store.transaction():
-                store.finish_attempts(records, self.node_id, now)
-        except Exception:
-            log.exception("recording %d results in one batch failed; one by one", len(records))
-            for record in records:
-                try:
-                    with store.transaction():
-                        store.finish_attempts([record], self.node_id, now)
-                except Exception:
-                    log.exception("recording the result %s failed", record.result_pk)
+        return records
+
+    def _record_finished(self, now: datetime) -> None:
+        """Write what workers finished (outside a pass: at shutdown)."""
+        records = self._take_finished()
+        if records:
+            self._record_one_by_one(records, now)
+
+    def _record_one_by_one(self, records: list[store.Finished], now: datetime) -> None:
+        """Write finished records each in its own transaction (a pass failed)."""
         for record in records:
-            attempt, _ = self._running.pop(record.result_pk)
+            try:
+                with store.transaction():
+                    store.finish_attempts([record], self.node_id, now)
+            except Exception:
+                log.exception("recording the result %s failed", record.result_pk)
+        self._after_recorded(records)
+
+    def _after_recorded(self, records: list[store.Finished]) -> None:
+        """Forget finished attempts; schedule retries of the failed ones."""
+        for record in records:
+            attempt = self._running.pop(record.result_pk)
             if not record.release:
                 due = runner.retry_at(attempt.spec, record, attempt.number)
                 retry = _Pending(attempt.spec.pk, attempt.job_id, attempt.number + 1, due,
                                  attempt.manual, attempt.spec)
                 heapq.heappush(self._retries, (due, next(self._order), retry))
 
-    def _start_pending(self, now: datetime, free: int) -> list[runner.Attempt]:
-        """Open the records of due retries and of run-now requests that can start."""
-        attempts: list[runner.Attempt] = []
-        while self._retries and self._retries[0][0] <= now and len(attempts) < free:
+    def _requeue(self, taken: list[_Pending]) -> None:
+        """A pass failed: the retries and run-now requests it took wait again."""
+        for pending in taken:   # a run-now request has no job spec yet, a retry has
+            if pending.spec is not None:
+                heapq.heappush(self._retries,
+                               (pending.scheduled_at, next(self._order), pending))
+        self._manual.extendleft(reversed([pending for pending in taken if pending.spec is None]))
+
+    def _start_pending(self, now: datetime, free: int, taken: list[_Pending],
+                       ) -> list[tuple[store.JobSpec, str, int, datetime, bool]]:
+        """Due retries and run-now requests that can start (their leases taken).
+
+        Everything taken from memory is also listed in ``taken``, to go back into the
+        queue if the pass fails.
+        """
+        starts: list[tuple[store.JobSpec, str, int, datetime, bool]] = []
+        while self._retries and self._retries[0][0] <= now and len(starts) < free:
             _, _, retry = heapq.heappop(self._retries)
+            taken.append(retry)
             # A job deleted or paused meanwhile starts no new attempt (a run-now's
             # retries go on while paused, as the run-now itself did).
             if not store.holds_lease(retry.job_pk, self.node_id, active_only=not retry.manual):
                 store.release_lease(retry.job_pk, self.node_id)
                 continue
-            attempts.append(self._open(retry, retry.spec, now))
-        busy = {attempt.spec.pk for attempt, _ in self._running.values()}
+            assert retry.spec is not None
+            starts.append((retry.spec, retry.job_id, retry.number, retry.scheduled_at,
+                           retry.manual))
+        busy = {attempt.spec.pk for attempt in self._running.values()}
         waiting: list[_Pending] = []
-        while self._manual and len(attempts) < free:
+        while self._manual and len(starts) < free:
             request = self._manual.popleft()
+            taken.append(request)
             if request.job_pk in busy:
                 waiting.append(request)
                 continue
             spec = store.acquire_lease(request.job_pk, self.node_id, now, self.lease_seconds)
             if spec is not None:
                 busy.add(request.job_pk)
-                attempts.append(self._open(request, spec, now))
+                starts.append((spec, request.job_id, request.number, request.scheduled_at,
+                               True))
             elif store.job_exists(request.job_pk):
                 waiting.append(request)   # a run of it is going: start when it ends
         self._manual.extendleft(reversed(waiting))
-        return attempts
-
-    def _open(self, pending: _Pending, spec: store.JobSpec | None,
-              now: datetime) -> runner.Attempt:
-        assert spec is not None
-        pk = store.open_attempt(spec, pending.job_id, pending.number, pending.scheduled_at, now)
-        return runner.Attempt(spec, pending.job_id, pending.number, pending.scheduled_at, pk,
-                              pending.manual)
+        for request in waiting:
+            taken.remove(request)
+        return starts
 
     def _sleep_time(self, now: datetime, mono: float) -> float:
         """Seconds until the next thing to do (a due run, a retry), at most MAX_WAIT."""
@@ -319,9 +431,4 @@ class Engine:
             candidates.append((due - self.clock()).total_seconds())
         if self._retries:
             candidates.append((self._retries[0][0] - self.clock()).total_seconds())
-        wait = min(candidates)
-        # Runs due within the next PASS_QUANTUM are left for one pass to claim
-        # together: a pass per due run (runs due every few milliseconds) cost more
-        # CPU than the runs and slowed the API by half with 10,000 one-minute jobs;
-        # with 20 ms, by ~10%, for ~10 ms more lateness (bench/engine.py).
-        return 0.0 if wait <= 0 else max(wait, PASS_QUANTUM)
+        return max(0.0, min(candidates))

@@ -25,11 +25,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from psycopg2.extras import execute_batch
+
 from .. import timing
 from ..db import database, is_postgres
 
 __all__ = ["JobSpec", "Claim", "Finished", "transaction", "claim_due", "acquire_lease",
-           "release_lease", "release_all", "renew_leases", "open_attempt", "finish_attempts",
+           "release_lease", "release_all", "renew_leases", "open_attempt", "open_attempts",
+           "finish_attempts",
            "load_spec", "execute", "recover_interrupted", "take_over_leases", "reschedule_on_start",
            "earliest_due", "count_due", "count_active", "plan_run"]
 
@@ -147,15 +150,17 @@ def _lapse_cutoff(now: datetime) -> datetime:
 def claim_due(node: str, now: datetime, limit: int, lease_seconds: int) -> list[Claim]:
     """Claim up to ``limit`` due runs for ``node``; call inside ``transaction()``.
 
-    This is the one place runs are taken. Candidates are active jobs whose
-    ``next_run_at`` has come and whose lease is free or expired. Each is claimed by a
-    guarded UPDATE that advances ``next_run_at`` (NULL after a one-shot), issues a
-    new ``job_id`` and takes the lease, on condition that the job still has the
-    ``job_id`` read and a free lease: a row count of 1 means this node won, 0 that
-    another node (or an API change) did, and the job is skipped. Correct with several
-    processes on one database. On PostgreSQL the candidates are read ``FOR UPDATE OF j
-    SKIP LOCKED``: nodes claiming at the same instant take different jobs instead of
-    waiting on each other's row locks (see ``claims``).
+    This is the one place runs are taken, with two statements whatever the number of
+    runs. Candidates are active jobs whose ``next_run_at`` has come and whose lease is
+    free or expired; each one's next due time is computed here. Then one guarded
+    UPDATE claims them all: for each job it advances ``next_run_at`` (NULL after a
+    one-shot), issues a new ``job_id`` and takes the lease, on condition that the job
+    still has the ``job_id`` read and a free lease. Its ``RETURNING`` lists the jobs
+    this node won; a job missing from it was taken by another node (or changed through
+    the API) meanwhile and is skipped. Correct with several processes on one database.
+    On PostgreSQL the candidates are read ``FOR UPDATE OF j SKIP LOCKED``: nodes
+    claiming at the same instant take different jobs instead of waiting on each
+    other's row locks (see ``claims``).
     """
     if limit <= 0:
         return []
@@ -166,8 +171,8 @@ def claim_due(node: str, now: datetime, limit: int, lease_seconds: int) -> list[
         "ORDER BY j.next_run_at LIMIT ?" + (" FOR UPDATE OF j SKIP LOCKED" if is_postgres()
                                              else ""),
         (now, _lapse_cutoff(now), limit)).fetchall()
-    expires = now + timedelta(seconds=lease_seconds)
-    claims = []
+    planned: dict[int, Claim] = {}
+    values: list[Any] = []
     for row in rows:
         spec, old_job_id, due = _spec(row), row[11], _time(row[12])
         try:
@@ -180,15 +185,28 @@ def claim_due(node: str, now: datetime, limit: int, lease_seconds: int) -> list[
                      (spec.pk, old_job_id))
             continue
         job_id = str(uuid.uuid4())
-        won = execute(
-            "UPDATE jobs SET next_run_at = ?, job_id = ?, lease_owner = ?, "
-            "lease_expires_at = ? WHERE id = ? AND job_id = ? AND is_active "
-            "AND next_run_at <= ? AND (lease_owner IS NULL OR lease_expires_at < ?)",
-            (following, job_id, node, expires, spec.pk, old_job_id, now,
-             _lapse_cutoff(now))).rowcount
-        if won == 1:
-            claims.append(Claim(spec, job_id, scheduled))
-    return claims
+        planned[spec.pk] = Claim(spec, job_id, scheduled)
+        values += (spec.pk, old_job_id, following, job_id)
+    if not planned:
+        return []
+    row_marks = f"(?, ?, {_cast('?', 'TIMESTAMP')}, ?)"
+    won = execute(
+        f"WITH v (id, old_job_id, next_at, new_job_id) AS (VALUES "
+        f"{', '.join([row_marks] * len(planned))}) "
+        "UPDATE jobs SET next_run_at = v.next_at, job_id = v.new_job_id, lease_owner = ?, "
+        "lease_expires_at = ? FROM v WHERE jobs.id = v.id AND jobs.job_id = v.old_job_id "
+        "AND jobs.is_active AND jobs.next_run_at <= ? "
+        "AND (jobs.lease_owner IS NULL OR jobs.lease_expires_at < ?) RETURNING jobs.id",
+        (*values, node, now + timedelta(seconds=lease_seconds), now,
+         _lapse_cutoff(now))).fetchall()
+    winners = {row[0] for row in won}
+    return [claim for pk, claim in planned.items() if pk in winners]
+
+
+def _cast(expression: str, sql_type: str) -> str:
+    """``expression`` as ``sql_type`` on PostgreSQL, where a column of VALUES holding only
+    NULLs would be text; SQLite keeps the value as bound."""
+    return f"CAST({expression} AS {sql_type})" if is_postgres() else expression
 
 
 def acquire_lease(job_pk: int, node: str, now: datetime, lease_seconds: int,
@@ -249,25 +267,61 @@ def open_attempt(spec: JobSpec, job_id: str, attempt: int, scheduled_at: datetim
     return execute(text, values).lastrowid
 
 
+def open_attempts(starts: list[tuple[JobSpec, str, int, datetime]],
+                  now: datetime) -> list[int]:
+    """Write the records of attempts about to start, in one statement; their ids.
+
+    ``starts`` holds (job, job_id, attempt number, scheduled_at); the ids come back in
+    that order.
+    """
+    if not starts:
+        return []
+    values: list[Any] = []
+    for spec, job_id, attempt, scheduled_at in starts:
+        values += (spec.pk, job_id, f"{spec.name} [{spec.pk}-{job_id}]", attempt,
+                   scheduled_at, now, now, now)
+    marks = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, '{}', FALSE, FALSE)"] * len(starts))
+    rows = execute(
+        "INSERT INTO job_results (fetch_id, job_id, name, attempt, scheduled_at, "
+        "started_at, created_at, updated_at, response_headers, response_truncated, "
+        f"success) VALUES {marks} RETURNING id, job_id, attempt", values).fetchall()
+    # RETURNING promises no order: match the rows by run and attempt.
+    ids = {(job_id, attempt): pk for pk, job_id, attempt in rows}
+    return [ids[(job_id, attempt)] for _, job_id, attempt, _ in starts]
+
+
 def finish_attempts(records: list[Finished], node: str, now: datetime) -> None:
-    """Complete attempt records, update their jobs, release finished runs' leases."""
+    """Complete attempt records, update their jobs, release finished runs' leases.
+
+    Three statements for the whole batch; on PostgreSQL each is sent in one round trip
+    (``execute_batch``), not one per record.
+    """
     if not records:
         return
-    cursor = database.cursor()
-    cursor.executemany(_sql(
+    _execute_many(
         "UPDATE job_results SET status_code = ?, response = ?, response_headers = ?, "
         "response_truncated = ?, error = ?, success = ?, started_at = ?, finished_at = ?, "
-        "duration_ms = ?, updated_at = ? WHERE id = ?"),
+        "duration_ms = ?, updated_at = ? WHERE id = ?",
         [(r.status_code, r.response, json.dumps(r.response_headers), r.response_truncated,
           r.error, r.success, r.started_at, r.finished_at, r.duration_ms, now, r.result_pk)
          for r in records])
-    cursor.executemany(_sql("UPDATE jobs SET last_run_at = ?, last_status = ? WHERE id = ?"),
-                       [(r.started_at, "success" if r.success else "failure", r.job_pk)
-                        for r in records])
+    _execute_many("UPDATE jobs SET last_run_at = ?, last_status = ? WHERE id = ?",
+                  [(r.started_at, "success" if r.success else "failure", r.job_pk)
+                   for r in records])
     released = [(r.job_pk, node) for r in records if r.release]
     if released:
-        cursor.executemany(_sql("UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL "
-                                "WHERE id = ? AND lease_owner = ?"), released)
+        _execute_many("UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL "
+                      "WHERE id = ? AND lease_owner = ?", released)
+
+
+def _execute_many(text: str, rows: list[tuple[Any, ...]]) -> None:
+    """One statement for many parameter rows: SQLite's ``executemany`` (in process),
+    psycopg2's ``execute_batch`` (the statements of a page go in one round trip)."""
+    cursor = database.cursor()
+    if is_postgres():
+        execute_batch(cursor, _sql(text), rows, page_size=500)
+    else:
+        cursor.executemany(text, rows)
 
 
 def fail_attempts(result_pks: list[int], error: str, now: datetime) -> int:
