@@ -34,6 +34,10 @@ USER_AGENT = f"scheduler/{__version__}"
 
 log = logging.getLogger("scheduler.engine")
 
+# Labelled children looked up once (``labels()`` takes a lock and hashes each time).
+_RUNS_SUCCEEDED = RUNS.labels(outcome="success")
+_RUNS_FAILED = RUNS.labels(outcome="failure")
+
 
 @dataclass(frozen=True)
 class Attempt:
@@ -127,7 +131,7 @@ def perform(attempt: Attempt, executors: Executors, clock: Any = utcnow) -> stor
         RUNS_IN_FLIGHT.dec()
     elapsed = time.monotonic() - began
     success, error = _judge(spec, outcome)
-    RUNS.labels(outcome="success" if success else "failure").inc()
+    (_RUNS_SUCCEEDED if success else _RUNS_FAILED).inc()
     _log_attempt(attempt, success, outcome.status_code, error, elapsed, started)
     response = outcome.body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
     return store.Finished(

@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from psycopg2.extras import execute_batch
-
 from .. import timing
 from ..db import database, is_postgres
 
@@ -293,35 +291,60 @@ def open_attempts(starts: list[tuple[JobSpec, str, int, datetime]],
 def finish_attempts(records: list[Finished], node: str, now: datetime) -> None:
     """Complete attempt records, update their jobs, release finished runs' leases.
 
-    Three statements for the whole batch; on PostgreSQL each is sent in one round trip
-    (``execute_batch``), not one per record.
+    SQLite: three ``executemany`` for the batch (in process, cheap). PostgreSQL: two
+    ``UPDATE … FROM (VALUES …)`` statements for the whole batch, sent in one round
+    trip.
     """
     if not records:
         return
-    _execute_many(
+    if is_postgres():
+        _finish_postgres(records, node, now)
+        return
+    cursor = database.cursor()
+    cursor.executemany(
         "UPDATE job_results SET status_code = ?, response = ?, response_headers = ?, "
         "response_truncated = ?, error = ?, success = ?, started_at = ?, finished_at = ?, "
         "duration_ms = ?, updated_at = ? WHERE id = ?",
         [(r.status_code, r.response, json.dumps(r.response_headers), r.response_truncated,
           r.error, r.success, r.started_at, r.finished_at, r.duration_ms, now, r.result_pk)
          for r in records])
-    _execute_many("UPDATE jobs SET last_run_at = ?, last_status = ? WHERE id = ?",
-                  [(r.started_at, "success" if r.success else "failure", r.job_pk)
-                   for r in records])
+    cursor.executemany("UPDATE jobs SET last_run_at = ?, last_status = ? WHERE id = ?",
+                       [(r.started_at, "success" if r.success else "failure", r.job_pk)
+                        for r in records])
     released = [(r.job_pk, node) for r in records if r.release]
     if released:
-        _execute_many("UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL "
-                      "WHERE id = ? AND lease_owner = ?", released)
+        cursor.executemany("UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL "
+                           "WHERE id = ? AND lease_owner = ?", released)
 
 
-def _execute_many(text: str, rows: list[tuple[Any, ...]]) -> None:
-    """One statement for many parameter rows: SQLite's ``executemany`` (in process),
-    psycopg2's ``execute_batch`` (the statements of a page go in one round trip)."""
-    cursor = database.cursor()
-    if is_postgres():
-        execute_batch(cursor, _sql(text), rows, page_size=500)
-    else:
-        cursor.executemany(text, rows)
+# Every value cast: a column of VALUES holding only NULLs would otherwise be text.
+_RESULT_ROW = ("(%s::bigint, %s::integer, %s::text, %s::text, %s::boolean, %s::text, "
+               "%s::boolean, %s::timestamp, %s::timestamp, %s::integer)")
+_JOB_ROW = "(%s::bigint, %s::timestamp, %s::text, %s::boolean)"
+
+
+def _finish_postgres(records: list[Finished], node: str, now: datetime) -> None:
+    results: list[Any] = [now]
+    jobs: list[Any] = [node, node]
+    for r in records:
+        results += (r.result_pk, r.status_code, r.response, json.dumps(r.response_headers),
+                    r.response_truncated, r.error, r.success, r.started_at, r.finished_at,
+                    r.duration_ms)
+        jobs += (r.job_pk, r.started_at, "success" if r.success else "failure", r.release)
+    database.execute_sql(
+        "UPDATE job_results SET status_code = v.status_code, response = v.response, "
+        "response_headers = v.headers, response_truncated = v.truncated, error = v.error, "
+        "success = v.success, started_at = v.started_at, finished_at = v.finished_at, "
+        "duration_ms = v.duration_ms, updated_at = %s FROM (VALUES "
+        f"{', '.join([_RESULT_ROW] * len(records))}) AS v (id, status_code, response, "
+        "headers, truncated, error, success, started_at, finished_at, duration_ms) "
+        "WHERE job_results.id = v.id; "
+        "UPDATE jobs SET last_run_at = v.started_at, last_status = v.status, "
+        "lease_owner = CASE WHEN v.release AND jobs.lease_owner = %s THEN NULL "
+        "ELSE jobs.lease_owner END, lease_expires_at = CASE WHEN v.release AND "
+        "jobs.lease_owner = %s THEN NULL ELSE jobs.lease_expires_at END FROM (VALUES "
+        f"{', '.join([_JOB_ROW] * len(records))}) AS v (id, started_at, status, release) "
+        "WHERE jobs.id = v.id", (*results, *jobs))
 
 
 def fail_attempts(result_pks: list[int], error: str, now: datetime) -> int:

@@ -28,6 +28,7 @@ from . import Outcome, PrivateAddressError, Request, check_public_host, timeout_
 __all__ = ["HttpExecutor"]
 
 _CHUNK = 64 * 1024
+_PARSED_URLS = 4096     # parsed target URLs kept (a job's URL is parsed once)
 
 
 class _Timeout(Exception):
@@ -45,6 +46,7 @@ class HttpExecutor:
         # block=False: never wait for a connection, open one more instead.
         self.pool = urllib3.PoolManager(num_pools=256, maxsize=pool_size, block=False,
                                         retries=False)
+        self._parsed: dict[str, urllib3.util.Url] = {}
 
     def close(self) -> None:
         self.pool.clear()
@@ -52,10 +54,15 @@ class HttpExecutor:
     def execute(self, request: Request) -> Outcome:
         """Perform ``request``; never raises for the target's failures."""
         deadline = time.monotonic() + request.timeout
-        try:
-            url = urllib3.util.parse_url(request.url)
-        except LocationParseError:
-            return Outcome(error="invalid URL")
+        url = self._parsed.get(request.url)
+        if url is None:
+            try:
+                url = urllib3.util.parse_url(request.url)
+            except LocationParseError:
+                return Outcome(error="invalid URL")
+            if len(self._parsed) >= _PARSED_URLS:
+                self._parsed.clear()
+            self._parsed[request.url] = url
         if url.scheme not in ("http", "https") or not url.host:
             return Outcome(error="invalid URL: the scheme must be http or https")
         if self.deny_private_networks:
@@ -64,14 +71,17 @@ class HttpExecutor:
                 return Outcome(error=refused)
         body = request.body.encode() if request.body is not None else None
         try:
-            response = self.pool.request(
-                request.method.upper(), request.url, body=body, headers=request.headers,
+            # The host's pool straight from the manager (what PoolManager.request does,
+            # without parsing the URL again on every attempt).
+            pool = self.pool.connection_from_host(url.host, url.port, url.scheme)
+            response = pool.urlopen(
+                request.method.upper(), url.request_uri, body=body, headers=request.headers,
                 timeout=urllib3.Timeout(total=request.timeout), redirect=False,
-                preload_content=False, retries=False)
+                assert_same_host=False, preload_content=False, retries=False)
         except Exception as exc:  # every failure becomes the result's error
             return Outcome(error=describe_failure(exc, request.timeout, url.host))
         outcome = Outcome(status_code=response.status,
-                          headers={name: response.headers[name] for name in response.headers})
+                          headers=dict(response.headers.itermerged()))
         try:
             outcome.body, outcome.truncated = self._read_body(response, deadline)
         except Exception as exc:  # the status is known; the body failed
@@ -102,6 +112,8 @@ class HttpExecutor:
                 # Stop reading; the connection is not reusable with a body left in it.
                 response.close()
                 return b"".join(parts)[:cap], True
+            if response.length_remaining == 0:   # the whole Content-Length read
+                return b"".join(parts), False
 
 
 def _refuse_private(host: str, port: int) -> str | None:
