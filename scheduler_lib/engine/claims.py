@@ -1,9 +1,10 @@
 """Several nodes on one PostgreSQL database: retrying the runs of a node that died.
 
-``store.claim_due`` already makes each scheduled run start on exactly one node (a
-guarded UPDATE, with ``FOR UPDATE OF j SKIP LOCKED`` on the candidates so that nodes
-claiming at the same instant take different jobs instead of queueing on each
-other's row locks). What a crash leaves behind is handled here.
+``store.claim_due`` already makes each scheduled run start on exactly one node (one
+guarded UPDATE for the runs of a pass whose ``RETURNING`` lists the jobs won, with
+``FOR UPDATE OF j SKIP LOCKED`` on the candidates so that nodes claiming at the same
+instant take different jobs instead of queueing on each other's row locks). What a
+crash leaves behind is handled here.
 
 A node that dies (SIGKILL, power loss, a network partition) stops renewing the
 leases of the jobs it was running; ``scheduler.lease_seconds`` later they expire.

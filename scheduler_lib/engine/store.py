@@ -3,14 +3,16 @@
 All engine SQL lives here, in the common SQL of SQLite and PostgreSQL, as plain
 statements (no ORM objects in the hot path). Every function runs in the calling
 thread's connection; the dispatcher wraps a pass in ``transaction()`` so that the
-claims of a pass and the records of their first attempts commit together, in one
-short write.
+records of the attempts that finished, the claims of the pass and the records of the
+attempts it starts commit together, in one short write, with a few statements
+whatever the number of runs (a batch is one statement, not one per run).
 
-Claiming is a guarded write (``claim_due``): a node takes a job's due run by
-advancing ``next_run_at``, issuing a new ``job_id`` and taking the job's lease in one
-``UPDATE … WHERE id = ? AND job_id = <the id it read> AND <lease free>``; the row
-count says who won. While the lease is held (and renewed) nobody else claims the job,
-so a job never overlaps itself. A node that dies leaves its leases to expire after
+Claiming is a guarded write (``claim_due``): a node takes the due runs of a pass by
+advancing each job's ``next_run_at``, issuing a new ``job_id`` and taking the job's
+lease in one ``UPDATE … FROM (VALUES (id, <the job_id it read>, …), …) WHERE
+<job_id unchanged> AND <lease free> RETURNING id``; the returned ids say which jobs
+it won. While the lease is held (and renewed) nobody else claims the job, so a job
+never overlaps itself. A node that dies leaves its leases to expire after
 ``scheduler.lease_seconds``; then another node may claim the job again.
 """
 
