@@ -12,6 +12,7 @@ from conftest import wait_for
 from test_engine import HOURLY, finished, job, results, schedule
 
 from scheduler_lib import timing
+from scheduler_lib.db import database
 from scheduler_lib.engine import Engine, run_job_now
 from scheduler_lib.engine.retention import RetentionTask, prune_results
 from scheduler_lib.models import Job, JobResult
@@ -109,6 +110,32 @@ def test_run_job_now_runs_synchronously_with_retries(server, http_target):
     after = Job.get_by_id(j["id"])
     assert after.job_id == j["job_id"] and after.last_status == "success"
     assert after.to_json()["next_run_at"] == j["next_run_at"]
+
+
+def test_run_now_taken_by_a_failed_pass_waits_for_the_next(start_server, http_target):
+    # While job_results is away every pass fails (the attempt's record cannot be
+    # written); the run-now request the failed passes took must not be lost.
+    server = start_server(scheduler__enabled=False)
+    sched = schedule(server, **HOURLY)
+    j = job(server, http_target.url, sched["id"], is_active=False)
+    engine = started_engine(server)
+    server.instance.ctx.engine = engine
+    try:
+        database.execute_sql("ALTER TABLE job_results RENAME TO job_results_away")
+        try:
+            asked = time.monotonic()
+            job_id = engine.run_now(j["id"])
+            # The failed pass waits MAX_WAIT before the next: two passes have failed.
+            wait_for(lambda: engine.last_tick > asked + 1.2, 5, message="two failed passes")
+            assert not http_target.requests
+        finally:
+            database.execute_sql("ALTER TABLE job_results_away RENAME TO job_results")
+        rows = finished(server, j["id"], 1)
+    finally:
+        engine.stop(grace=5)
+        server.instance.ctx.engine = None
+    assert [(row["job_id"], row["success"]) for row in rows] == [(job_id, True)]
+    assert len(http_target.requests) == 1
 
 
 def _add_results(fetch_id: int, count: int, created_at: datetime) -> None:

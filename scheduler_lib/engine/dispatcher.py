@@ -8,8 +8,9 @@ workers, ``store.claim_due``) and writes the records of the attempts about to st
 (one multi-row INSERT); after the commit it hands the attempts to the pool. Then it
 sleeps until the earliest due time (or a retry, or at most ``MAX_WAIT``), unless
 ``wake()`` — a job changed, a worker finished while nothing else was due soon —
-interrupts the wait. Passes start at least ``PASS_GAP`` apart, so that under load
-each pass claims and records runs in batches. Workers only execute
+interrupts the wait. Passes start at least ``PASS_GAP`` apart (``BUSY_PASS_GAP`` while
+passes start many runs), so that under load each pass claims and records runs in
+batches. Workers only execute
 (``runner.perform``) and queue what they finished for the next pass.
 
 Retries wait in memory (the run keeps its job's lease meanwhile), run-now requests
@@ -47,7 +48,12 @@ __all__ = ["Engine", "MAX_WAIT"]
 log = logging.getLogger("scheduler.engine")
 
 MAX_WAIT = 1.0          # longest sleep: other nodes' changes and expired leases are seen
-PASS_GAP = 0.01         # passes start at least this far apart: runs are claimed in batches
+# Passes start at least this far apart, so that runs are claimed in batches: 20 ms,
+# or 10 ms after a pass that started half the pool or more (with 16 workers, 20 ms
+# would cap the engine at 800 runs/s). A pass per due run (runs due every few
+# milliseconds) cost more CPU than the runs themselves (bench/engine.py).
+PASS_GAP = 0.02
+BUSY_PASS_GAP = 0.01
 SWITCH_INTERVAL = 0.001  # the interpreter's thread switch interval while an engine runs
 GAUGE_PERIOD = 5.0      # how often the active-jobs gauge is refreshed
 MISFIRE_GRACE = timedelta(seconds=1)
@@ -152,7 +158,8 @@ class Engine:
         self._retries: list[tuple[datetime, int, _Pending]] = []
         self._order = itertools.count()
         self._running: dict[int, runner.Attempt] = {}   # by result id
-        # Set while the dispatcher sleeps longer than PASS_GAP: a finishing worker
+        self._gap = PASS_GAP
+        # Set while the dispatcher sleeps longer than its gap: a finishing worker
         # wakes it then (its record is written, its worker is free again).
         self._sleeping = False
         self._next_renew = 0.0
@@ -248,21 +255,21 @@ class Engine:
             database.close()
 
     def _sleep(self, began: float, delay: float) -> None:
-        """Sleep ``delay`` seconds or until woken, and until PASS_GAP after ``began``.
+        """Sleep ``delay`` seconds or until woken, and until the gap after ``began``.
 
         Runs due while a pass waits for its gap are claimed together by the next pass;
         a pass per due run or per finished run (a few milliseconds apart under load)
         cost more CPU than the runs themselves.
         """
-        if delay > PASS_GAP:
+        if delay > self._gap:
             self._sleeping = True
             # A worker that finished before the flag was set did not wake us: look.
             if self._finished:
-                delay = PASS_GAP
+                delay = self._gap
         if delay > 0:
             self._wake.wait(delay)
         self._sleeping = False
-        gap = began + PASS_GAP - time.monotonic()
+        gap = began + self._gap - time.monotonic()
         if gap > 0:
             self._stopping.wait(gap)
 
@@ -327,6 +334,7 @@ class Engine:
                      for (spec, job_id, number, scheduled, manual), pk
                      in zip(starts, pks, strict=True)]
         assert self.pool is not None
+        self._gap = BUSY_PASS_GAP if 2 * len(attempts) >= self.workers else PASS_GAP
         for attempt in attempts:
             self._running[attempt.result_pk] = attempt
             self.pool.submit(attempt)
