@@ -326,6 +326,7 @@ class Engine:
                 pks = store.open_attempts([start[:4] for start in starts], now)
         except Exception:
             self._requeue(taken)
+            self._next_renew = self._next_recovery = 0.0   # rolled back: again next pass
             if records:
                 self._record_one_by_one(records, now)
             raise
@@ -368,8 +369,16 @@ class Engine:
     def _record_finished(self, now: datetime) -> None:
         """Write what workers finished (outside a pass: at shutdown)."""
         records = self._take_finished()
-        if records:
+        if not records:
+            return
+        try:
+            with store.transaction():
+                store.finish_attempts(records, self.node_id, now)
+        except Exception:
+            log.exception("recording %d results in one batch failed; one by one", len(records))
             self._record_one_by_one(records, now)
+            return
+        self._after_recorded(records)
 
     def _record_one_by_one(self, records: list[store.Finished], now: datetime) -> None:
         """Write finished records each in its own transaction (a pass failed)."""
