@@ -238,3 +238,18 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: floa
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
+
+
+@pytest.fixture
+def empty_postgres_database() -> Iterator[str]:
+    """The URL of a fresh PostgreSQL database with no schema at all (dropped afterwards),
+    for tests that start their own processes on it."""
+    if "postgres" not in selected_backends():
+        pytest.skip("SCHEDULER_TEST_BACKENDS leaves PostgreSQL out")
+    cluster = PostgresCluster.connect()
+    url = cluster.create_database()
+    try:
+        yield url
+    finally:
+        cluster.drop_database(url)
+        cluster.close()

@@ -26,7 +26,6 @@ from pathlib import Path
 import psycopg2
 import pytest
 import targets
-from backends import PostgresCluster, selected_backends
 from conftest import ADMIN_PASSWORD, Client, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -104,22 +103,8 @@ class Node:
 
 
 @pytest.fixture
-def database_of_nodes() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database (dropped afterwards)."""
-    if "postgres" not in selected_backends():
-        pytest.skip("SCHEDULER_TEST_BACKENDS leaves PostgreSQL out")
-    cluster = PostgresCluster.connect()
-    url = cluster.create_database()
-    try:
-        yield url
-    finally:
-        cluster.drop_database(url)
-        cluster.close()
-
-
-@pytest.fixture
-def nodes(database_of_nodes, tmp_path) -> Iterator[list[Node]]:
-    started = [Node(name, database_of_nodes, tmp_path) for name in ("a", "b", "c")]
+def nodes(empty_postgres_database, tmp_path) -> Iterator[list[Node]]:
+    started = [Node(name, empty_postgres_database, tmp_path) for name in ("a", "b", "c")]
     try:
         yield started
     finally:
@@ -133,8 +118,8 @@ def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
         return cursor.fetchall()
 
 
-def test_three_nodes_share_runs_once_and_survive_a_sigkill(nodes, database_of_nodes):
-    url = database_of_nodes
+def test_three_nodes_share_runs_once_and_survive_a_sigkill(nodes, empty_postgres_database):
+    url = empty_postgres_database
     a, b, c = nodes
     # All three started at once on an empty database: one schema, one superuser.
     wait_for(lambda: all(node.ready() for node in nodes), 60, interval=0.1,

@@ -9,7 +9,6 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
@@ -17,7 +16,6 @@ from pathlib import Path
 import psycopg2
 import pytest
 import targets
-from backends import PostgresCluster, selected_backends
 from conftest import wait_for
 
 from scheduler_lib import migrations
@@ -28,20 +26,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.backends("postgres")]
 
 ROOT = Path(__file__).resolve().parent.parent
 http_target = targets.http_target
-
-
-@pytest.fixture
-def empty_database() -> Iterator[str]:
-    """A fresh PostgreSQL database with no schema at all (dropped afterwards)."""
-    if "postgres" not in selected_backends():
-        pytest.skip("SCHEDULER_TEST_BACKENDS leaves PostgreSQL out")
-    cluster = PostgresCluster.connect()
-    url = cluster.create_database()
-    try:
-        yield url
-    finally:
-        cluster.drop_database(url)
-        cluster.close()
 
 
 def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
@@ -56,17 +40,17 @@ def init_db(url: str) -> subprocess.Popen:
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-def test_init_db_from_three_processes_at_once_migrates_once(empty_database):
-    processes = [init_db(empty_database) for _ in range(3)]
+def test_init_db_from_three_processes_at_once_migrates_once(empty_postgres_database):
+    processes = [init_db(empty_postgres_database) for _ in range(3)]
     outputs = [p.communicate(timeout=60)[0].decode() for p in processes]
     assert [p.returncode for p in processes] == [0, 0, 0], outputs
     # One of them applied everything, under the advisory lock; the others found it done.
     applied = [out for out in outputs if "Applied" in out]
     assert len(applied) == 1 and sum("is up to date" in out for out in outputs) == 2, outputs
-    names = [row[0] for row in query(empty_database,
+    names = [row[0] for row in query(empty_postgres_database,
                                      "SELECT name FROM schema_migrations ORDER BY name")]
     assert names == sorted(m.NAME for m in migrations.MIGRATIONS)
-    again = init_db(empty_database)
+    again = init_db(empty_postgres_database)
     assert again.communicate(timeout=60)[0].decode().startswith("Database ")
     assert again.returncode == 0
 
