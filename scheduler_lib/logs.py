@@ -79,7 +79,7 @@ class _Deferred(logging.Handler):
                 break
             try:
                 lines.append(target.format(record) + target.terminator)
-            except Exception:
+            except Exception:  # logging's own policy: report on stderr, go on
                 target.handleError(record)
         if not lines:
             return
@@ -87,7 +87,7 @@ class _Deferred(logging.Handler):
         try:
             target.stream.write("".join(lines))
             target.flush()
-        except Exception:
+        except Exception:  # as logging.StreamHandler.emit does
             target.handleError(record)
         finally:
             target.release()

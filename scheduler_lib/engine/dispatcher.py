@@ -231,7 +231,7 @@ class Engine:
                 store.release_all(self.node_id)
             if abandoned:
                 log.warning("%d run(s) did not finish before the shutdown", len(abandoned))
-        except Exception:
+        except Exception:  # shutdown goes on: the runs are marked interrupted at the next start
             log.exception("recording runs at shutdown failed")
         finally:
             self._running.clear()
@@ -247,7 +247,7 @@ class Engine:
                 self._wake.clear()
                 try:
                     delay = self._pass()
-                except Exception:
+                except Exception:  # one failing pass never stops the loop
                     log.exception("scheduler pass failed; retrying")
                     delay = MAX_WAIT
                 self._sleep(began, delay)
@@ -290,7 +290,7 @@ class Engine:
                     log.info("start-up: %d interrupted run(s) marked failed, %d job(s) "
                              "rescheduled", failed, moved)
                 return
-            except Exception:
+            except Exception:  # e.g. the database is not up yet: try again
                 log.exception("engine start-up failed; retrying")
                 self._stopping.wait(MAX_WAIT)
 
@@ -324,7 +324,7 @@ class Engine:
                                                         free - len(attempts) - len(starts),
                                                         self.lease_seconds)]
                 pks = store.open_attempts([start[:4] for start in starts], now)
-        except Exception:
+        except Exception:  # undo what the pass took from memory, then let the loop log it
             self._requeue(taken)
             self._next_renew = self._next_recovery = 0.0   # rolled back: again next pass
             if records:
@@ -374,7 +374,7 @@ class Engine:
         try:
             with store.transaction():
                 store.finish_attempts(records, self.node_id, now)
-        except Exception:
+        except Exception:  # fall back to one transaction per result
             log.exception("recording %d results in one batch failed; one by one", len(records))
             self._record_one_by_one(records, now)
             return
@@ -386,7 +386,7 @@ class Engine:
             try:
                 with store.transaction():
                     store.finish_attempts([record], self.node_id, now)
-            except Exception:
+            except Exception:  # one bad record must not keep the others unwritten
                 log.exception("recording the result %s failed", record.result_pk)
         self._after_recorded(records)
 
