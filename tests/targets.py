@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -35,7 +35,38 @@ class Recorded:
     messages: list[str] = field(default_factory=list)   # websocket: what the client sent
 
 
-class HttpTarget:
+class _Target:
+    """A local server answering from a thread, recording what it receives."""
+
+    def __init__(self, server: Any) -> None:
+        self.requests: list[Recorded] = []
+        self._lock = threading.Lock()
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def _shutdown(self) -> None:
+        self._server.shutdown()
+
+    def stop(self) -> None:
+        self._shutdown()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.requests)
+
+
+class HttpTarget(_Target):
     """Answers every request with ``status``/``body``/``headers`` after ``delay`` s.
 
     ``statuses`` (a list) overrides ``status`` for the first requests, one each.
@@ -48,38 +79,21 @@ class HttpTarget:
         self.body: bytes = b'{"ok": true}'
         self.headers: dict[str, str] = {"Content-Type": "application/json"}
         self.delay = 0.0
-        self.requests: list[Recorded] = []
         self.active = 0
         self.max_active = 0
-        self._lock = threading.Lock()
         self._closing = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        server.daemon_threads = True
+        super().__init__(server)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def start(self) -> HttpTarget:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._closing.set()
+    def _shutdown(self) -> None:
+        self._closing.set()  # delayed answers end at once
         self._server.shutdown()
         self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> HttpTarget:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def count(self) -> int:
-        with self._lock:
-            return len(self.requests)
 
     def _answer(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
@@ -125,7 +139,7 @@ class HttpTarget:
         return Handler
 
 
-class WsTarget:
+class WsTarget(_Target):
     """A WebSocket server: records the handshake and what the client sends, then
     sends ``messages``; closes afterwards when ``close`` is true, else waits for the
     client to leave. ``reject_status`` refuses the handshake with that HTTP status."""
@@ -134,33 +148,12 @@ class WsTarget:
         self.messages: list[str] = ["hello", "world"]
         self.close = True
         self.reject_status: int | None = None
-        self.requests: list[Recorded] = []
-        self._lock = threading.Lock()
-        self._server = serve(self._handle, "127.0.0.1", 0,
-                             process_request=self._process_request)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(serve(self._handle, "127.0.0.1", 0,
+                               process_request=self._process_request))
 
     @property
     def url(self) -> str:
         return f"ws://127.0.0.1:{self._server.socket.getsockname()[1]}"
-
-    def start(self) -> WsTarget:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> WsTarget:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def count(self) -> int:
-        with self._lock:
-            return len(self.requests)
 
     def _process_request(self, connection: ServerConnection, request: Any) -> Any:
         if self.reject_status is not None:
