@@ -148,3 +148,15 @@ def test_number_past_a_double_is_400_naming_the_field(server):
     r = server.api.post("/login", body=b'{"identifier": "admin", "password": 1e400}',
                         headers={"Content-Type": "application/json"})
     assert_envelope(r, 400, "Field 'password' holds a number too large for JSON")
+
+
+def test_every_route_schema_is_valid_json_schema():
+    from jsonschema import Draft202012Validator
+
+    from scheduler_lib.api.app import all_routes
+    from scheduler_lib.api.routing import query_schema
+
+    for route in all_routes():
+        for schema in (route.body, query_schema(route), route.data):
+            if schema is not None:
+                Draft202012Validator.check_schema(schema)
