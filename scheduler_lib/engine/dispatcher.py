@@ -1,17 +1,18 @@
-"""The engine: a dispatcher thread deciding what runs, a bounded pool running it.
+"""The engine: a dispatcher thread deciding what runs, an event loop running it.
 
 The dispatcher is the only engine thread that writes to the database. Each pass is
 one short transaction with a handful of statements whatever the number of runs: it
-completes the records of the attempts the workers finished (and updates their
-jobs), renews its leases, claims due runs (at most as many as there are free
-workers, ``store.claim_due``) and writes the records of the attempts about to start
-(one multi-row INSERT); after the commit it hands the attempts to the pool. Then it
-sleeps until the earliest due time (or a retry, or at most ``MAX_WAIT``), unless
-``wake()`` — a job changed, a worker finished while nothing else was due soon —
-interrupts the wait. Passes start at least ``PASS_GAP`` apart (``BUSY_PASS_GAP`` while
-passes start many runs), so that under load each pass claims and records runs in
-batches. Workers only execute
-(``runner.perform``) and queue what they finished for the next pass.
+completes the records of the attempts that finished (and updates their jobs), renews
+its leases, claims due runs (at most as many as there are free places,
+``store.claim_due``) and writes the records of the attempts about to start (one
+multi-row INSERT); after the commit it hands the attempts to the event loop
+(``attempts.AttemptLoop``) in one call. Then it sleeps until the earliest due time (or
+a retry, or at most ``MAX_WAIT``), unless ``wake()`` — a job changed, an attempt
+finished while nothing else was due soon — interrupts the wait. Passes start at least
+``PASS_GAP`` apart (``BUSY_PASS_GAP`` while passes start many runs), so that under
+load each pass claims and records runs in batches. The attempts only execute
+(``runner.perform``) and queue what they finished for the next pass;
+``scheduler.workers`` bounds how many run at once.
 
 Retries wait in memory (the run keeps its job's lease meanwhile), run-now requests
 too; when a pass's transaction fails, the ones it had taken go back into the queue
@@ -25,7 +26,6 @@ import heapq
 import itertools
 import logging
 import os
-import queue
 import socket
 import sys
 import threading
@@ -41,6 +41,7 @@ from ..db import database, is_postgres
 from ..metrics import ACTIVE_JOBS, RUNS_WAITING
 from ..timeutil import utcnow
 from . import claims, runner, store, wakeups
+from .attempts import AttemptLoop
 from .retention import RetentionTask
 
 __all__ = ["Engine", "MAX_WAIT"]
@@ -71,65 +72,6 @@ class _Pending:
     spec: store.JobSpec | None = None
 
 
-class _WorkerPool:
-    """``size`` threads started once, taking attempts from one queue.
-
-    Leaner than ``ThreadPoolExecutor`` (no future or condition per submission): the
-    dispatcher knows what runs from its own bookkeeping.
-    """
-
-    def __init__(self, size: int, work: Callable[[runner.Attempt], None]):
-        self._queue: queue.SimpleQueue[runner.Attempt | None] = queue.SimpleQueue()
-        self._work = work
-        self._busy = 0
-        self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run, name=f"run-{n}", daemon=True)
-                         for n in range(size)]
-        for thread in self._threads:
-            thread.start()
-
-    def submit(self, attempt: runner.Attempt) -> None:
-        with self._lock:
-            self._busy += 1
-        self._queue.put(attempt)
-
-    def _run(self) -> None:
-        while (attempt := self._queue.get()) is not None:
-            try:
-                self._work(attempt)
-            finally:
-                self._finish_one()
-
-    def _finish_one(self) -> None:
-        with self._lock:
-            self._busy -= 1
-
-    @property
-    def busy(self) -> int:
-        """Attempts queued or running."""
-        return self._busy
-
-    def wait_idle(self, timeout: float) -> bool:
-        """Wait until nothing is queued or running, up to ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while self.busy > 0:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.05)
-        return True
-
-    def shutdown(self) -> None:
-        """Drop what has not started; the threads end after their current attempt."""
-        while True:
-            try:
-                if self._queue.get_nowait() is not None:
-                    self._finish_one()
-            except queue.Empty:
-                break
-        for _ in self._threads:
-            self._queue.put(None)
-
-
 def default_node_id() -> str:
     return f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
@@ -145,15 +87,14 @@ class Engine:
         self.workers = settings.scheduler.workers
         self.lease_seconds = settings.scheduler.lease_seconds
         self.last_tick: float | None = None
-        self.executors = runner.Executors(settings, pool_size=self.workers)
-        self.pool: _WorkerPool | None = None
+        self.pool: AttemptLoop | None = None
         self.retention = RetentionTask(settings.retention.max_runs_per_job,
                                        settings.retention.max_age_days,
                                        interval=retention_interval, clock=clock)
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._finished: deque[store.Finished] = deque()      # from workers
+        self._finished: deque[store.Finished] = deque()      # from the attempts
         self._manual: deque[_Pending] = deque()               # from the API
         self._retries: list[tuple[datetime, int, _Pending]] = []
         self._order = itertools.count()
@@ -193,7 +134,8 @@ class Engine:
         # default 5 ms each time made passes slower than the runs they start (p50
         # lateness 75 ms; 11 ms with 1 ms; the API's throughput unchanged: bench/).
         sys.setswitchinterval(SWITCH_INTERVAL)
-        self.pool = _WorkerPool(self.workers, self._work)
+        self.pool = AttemptLoop(self.settings, self.workers, self._finished_one, self.clock)
+        self.pool.start()
         self._thread = threading.Thread(target=self._loop, name="dispatcher", daemon=True)
         self._thread.start()
         self.retention.start()
@@ -235,7 +177,6 @@ class Engine:
             log.exception("recording runs at shutdown failed")
         finally:
             self._running.clear()
-            self.executors.close()
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -338,21 +279,22 @@ class Engine:
         self._gap = BUSY_PASS_GAP if 2 * len(attempts) >= self.workers else PASS_GAP
         for attempt in attempts:
             self._running[attempt.result_pk] = attempt
-            self.pool.submit(attempt)
+        self.pool.submit(attempts)
         delay = self._sleep_time(now, mono)
         if self._running_jobs():   # wake in time to renew the leases, however short
             delay = min(delay, max(0.0, self._next_renew - mono))
         return delay
 
-    def _work(self, attempt: runner.Attempt) -> None:
-        self._finished.append(runner.perform(attempt, self.executors, self.clock))
+    def _finished_one(self, record: store.Finished) -> None:
+        """An attempt ended (in the attempts' thread): record it at the next pass."""
+        self._finished.append(record)
         if self._sleeping:
             self._sleeping = False
             self._wake.set()
 
     def _free_workers(self) -> int:
-        """Workers neither running an attempt nor about to: a worker is free as soon as
-        its attempt ends, before the next pass records it."""
+        """Attempts that may start now (``scheduler.workers`` minus those running): a
+        place is free as soon as its attempt ends, before the next pass records it."""
         assert self.pool is not None
         return self.workers - self.pool.busy
 

@@ -1,12 +1,13 @@
 """One attempt of a run, from job to result: build the request, execute it, judge it.
 
-``perform`` is what a worker thread does (no database); ``run_job_now`` runs a job
-once, synchronously, in the calling thread, with its retries (the CLI's
-``jobs run ID``).
+``perform`` is a coroutine on the engine's event loop (``attempts.AttemptLoop``; no
+database); ``run_job_now`` runs a job once, in the calling thread (on an event loop
+of its own), with its retries (the CLI's ``jobs run ID``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -51,7 +52,7 @@ class Attempt:
 
 
 class Executors:
-    """The engine's executors, shared by every worker."""
+    """The engine's executors, shared by every attempt of one event loop."""
 
     def __init__(self, settings: Settings, pool_size: int):
         cap, deny = settings.fetch.max_response_bytes, settings.fetch.deny_private_networks
@@ -59,12 +60,13 @@ class Executors:
                                  pool_size=pool_size)
         self.ws = WebSocketExecutor(max_response_bytes=cap, deny_private_networks=deny)
 
-    def execute(self, job_type: str, request: Request) -> Outcome:
+    async def execute(self, job_type: str, request: Request) -> Outcome:
         executor = self.ws if job_type == "websocket" else self.http
-        return executor.execute(request)
+        return await executor.execute(request)
 
-    def close(self) -> None:
-        self.http.close()
+    async def close(self) -> None:
+        await self.http.close()
+        await self.ws.close()
 
 
 def build_request(spec: store.JobSpec, job_id: str, attempt: int) -> Request:
@@ -115,7 +117,8 @@ def _judge(spec: store.JobSpec, outcome: Outcome) -> tuple[bool, str | None]:
     return False, f"unexpected status {outcome.status_code}"
 
 
-def perform(attempt: Attempt, executors: Executors, clock: Any = utcnow) -> store.Finished:
+async def perform(attempt: Attempt, executors: Executors,
+                  clock: Any = utcnow) -> store.Finished:
     """Execute one attempt and describe its result; never raises."""
     spec = attempt.spec
     RUNS_IN_FLIGHT.inc()
@@ -123,8 +126,8 @@ def perform(attempt: Attempt, executors: Executors, clock: Any = utcnow) -> stor
     RUN_LATENESS.observe(max(0.0, (started - attempt.scheduled_at).total_seconds()))
     began = time.monotonic()
     try:
-        outcome = executors.execute(spec.type, build_request(spec, attempt.job_id,
-                                                             attempt.number))
+        outcome = await executors.execute(spec.type, build_request(spec, attempt.job_id,
+                                                                   attempt.number))
     except Exception as exc:  # an executor bug must not lose the record
         outcome = Outcome(error=f"internal error: {type(exc).__name__}: {exc}")
     finally:
@@ -153,14 +156,18 @@ def _log_attempt(attempt: Attempt, success: bool, status_code: int | None, error
     outcome = "success" if success else "failure"
     duration_ms = round(elapsed * 1000)
     lateness_ms = round(max(0.0, (started - attempt.scheduled_at).total_seconds()) * 1000)
-    log.log(level, "run fetch_id=%d job_id=%s attempt=%d outcome=%s status=%s duration_ms=%d "
-            "lateness_ms=%d%s", attempt.spec.pk, attempt.job_id, attempt.number, outcome,
+    # makeRecord + handle is Logger.log without the caller lookup (a stack walk per
+    # run, for a file and line this line would always be).
+    log.handle(log.makeRecord(
+        log.name, level, __file__, 0, "run fetch_id=%d job_id=%s attempt=%d outcome=%s "
+        "status=%s duration_ms=%d lateness_ms=%d%s", (
+            attempt.spec.pk, attempt.job_id, attempt.number, outcome,
             "-" if status_code is None else status_code, duration_ms, lateness_ms,
-            f" error={error}" if error else "",
-            extra={"fields": {"fetch_id": attempt.spec.pk, "job_id": attempt.job_id,
-                              "attempt": attempt.number, "outcome": outcome,
-                              "status_code": status_code, "duration_ms": duration_ms,
-                              "lateness_ms": lateness_ms, "error": error}})
+            f" error={error}" if error else ""), None,
+        extra={"fields": {"fetch_id": attempt.spec.pk, "job_id": attempt.job_id,
+                          "attempt": attempt.number, "outcome": outcome,
+                          "status_code": status_code, "duration_ms": duration_ms,
+                          "lateness_ms": lateness_ms, "error": error}}))
 
 
 def retry_at(spec: store.JobSpec, failed: store.Finished, number: int) -> datetime:
@@ -196,6 +203,7 @@ def run_job_now(ctx: AppContext, job_pk: int, *, wait_seconds: float = 30.0,
     job_id = str(uuid.uuid4())
     result_pks: list[int] = []
     scheduled = utcnow()
+    loop = asyncio.Runner()   # the attempts' event loop, kept for the connection pool
     try:
         for number in range(1, spec.max_attempts + 1):
             with store.transaction():
@@ -204,8 +212,8 @@ def run_job_now(ctx: AppContext, job_pk: int, *, wait_seconds: float = 30.0,
                                    + spec.retry_backoff_seconds * 2 ** (number - 1))
                 pk = store.open_attempt(spec, job_id, number, scheduled, utcnow())
             result_pks.append(pk)
-            finished = perform(Attempt(spec, job_id, number, scheduled, pk, manual=True),
-                               executors)
+            finished = loop.run(perform(
+                Attempt(spec, job_id, number, scheduled, pk, manual=True), executors))
             with store.transaction():
                 store.finish_attempts([finished], node, utcnow())
             if finished.release:
@@ -215,5 +223,6 @@ def run_job_now(ctx: AppContext, job_pk: int, *, wait_seconds: float = 30.0,
     finally:
         with store.transaction():
             store.release_lease(job_pk, node)
-        executors.close()
+        loop.run(executors.close())
+        loop.close()
     return list(JobResult.select().where(JobResult.id.in_(result_pks)).order_by(JobResult.id))

@@ -1,109 +1,104 @@
-"""REST attempts over one pooled urllib3 client.
+"""REST attempts over one pooled aiohttp client session, on the engine's event loop.
 
-The pool is shared by every worker (connections to a target are reused). Redirects
-are not followed (a 3xx is the answer), the body is read up to the configured cap,
-and the whole request — connect, send, every read — must end before the job's
-timeout.
+The session is shared by every attempt of the engine (connections to a target are
+kept alive and reused); it is opened in the running loop at the first attempt.
+Redirects are not followed (a 3xx is the answer), the body is read up to the
+configured cap, and the whole request — connect, send, every read — must end before
+the job's timeout. Nothing is added to what the job sends but ``Host`` and framing
+(no ``Accept-Encoding``: the body is stored as the target sent it, never decoded).
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
-import time
 
-import urllib3
-from urllib3.exceptions import (
-    HTTPError,
-    LocationParseError,
-    NameResolutionError,
-    NewConnectionError,
-    ProtocolError,
-    SSLError,
-)
-from urllib3.exceptions import TimeoutError as Urllib3Timeout
+import aiohttp
+from multidict import CIMultiDictProxy
+from yarl import URL
 
 from . import Outcome, PrivateAddressError, Request, check_public_host, timeout_text
 
-__all__ = ["HttpExecutor"]
+__all__ = ["HttpExecutor", "describe_failure"]
 
 _CHUNK = 64 * 1024
 _PARSED_URLS = 4096     # parsed target URLs kept (a job's URL is parsed once)
 
 
-class _Timeout(Exception):
-    """The job's whole-request deadline passed while reading the body."""
-
-
 class HttpExecutor:
-    """Sends REST attempts; thread-safe, one instance per engine."""
+    """Sends REST attempts; one instance per engine, used from one event loop."""
 
     def __init__(self, *, max_response_bytes: int, deny_private_networks: bool = False,
                  pool_size: int = 16):
         self.max_response_bytes = max_response_bytes
         self.deny_private_networks = deny_private_networks
-        # One pool per target host, each keeping up to pool_size idle connections;
-        # block=False: never wait for a connection, open one more instead.
-        self.pool = urllib3.PoolManager(num_pools=256, maxsize=pool_size, block=False,
-                                        retries=False)
-        self._parsed: dict[str, urllib3.util.Url] = {}
+        # Idle connections kept per target host; more are opened when needed.
+        self.pool_size = pool_size
+        self.session: aiohttp.ClientSession | None = None
+        self._parsed: dict[str, URL] = {}
 
-    def close(self) -> None:
-        self.pool.clear()
+    def _session(self) -> aiohttp.ClientSession:
+        if self.session is None:
+            self.session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, limit_per_host=0),
+                cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False,
+                skip_auto_headers=("Accept-Encoding", "Content-Type"),
+                timeout=aiohttp.ClientTimeout(total=None))
+        return self.session
 
-    def execute(self, request: Request) -> Outcome:
-        """Perform ``request``; never raises for the target's failures."""
-        deadline = time.monotonic() + request.timeout
-        url = self._parsed.get(request.url)
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+
+    def _url(self, text: str) -> URL | str:
+        """The parsed URL, or the error of an unusable one."""
+        url = self._parsed.get(text)
         if url is None:
             try:
-                url = urllib3.util.parse_url(request.url)
-            except LocationParseError:
-                return Outcome(error="invalid URL")
+                url = URL(text)
+            except (ValueError, TypeError):
+                return "invalid URL"
+            if url.scheme not in ("http", "https") or not url.host:
+                return "invalid URL: the scheme must be http or https"
             if len(self._parsed) >= _PARSED_URLS:
                 self._parsed.clear()
-            self._parsed[request.url] = url
-        if url.scheme not in ("http", "https") or not url.host:
-            return Outcome(error="invalid URL: the scheme must be http or https")
+            self._parsed[text] = url
+        return url
+
+    async def execute(self, request: Request) -> Outcome:
+        """Perform ``request``; never raises for the target's failures."""
+        url = self._url(request.url)
+        if isinstance(url, str):
+            return Outcome(error=url)
+        host = url.host or ""
         if self.deny_private_networks:
-            refused = _refuse_private(url.host, url.port or (443 if url.scheme == "https" else 80))
+            refused = await asyncio.get_running_loop().run_in_executor(
+                None, refuse_private, host, url.port or (443 if url.scheme == "https" else 80))
             if refused:
                 return Outcome(error=refused)
         body = request.body.encode() if request.body is not None else None
+        outcome = Outcome()
         try:
-            # The host's pool straight from the manager (what PoolManager.request does,
-            # without parsing the URL again on every attempt).
-            pool = self.pool.connection_from_host(url.host, url.port, url.scheme)
-            response = pool.urlopen(
-                request.method.upper(), url.request_uri, body=body, headers=request.headers,
-                timeout=urllib3.Timeout(total=request.timeout), redirect=False,
-                assert_same_host=False, preload_content=False, retries=False)
+            async with asyncio.timeout(request.timeout):
+                async with self._session().request(
+                        request.method.upper(), url, data=body, headers=request.headers,
+                        allow_redirects=False) as response:
+                    outcome.status_code = response.status
+                    outcome.headers = _merged(response.headers)
+                    outcome.body, outcome.truncated = await self._read_body(response)
         except Exception as exc:  # every failure becomes the result's error
-            return Outcome(error=describe_failure(exc, request.timeout, url.host))
-        outcome = Outcome(status_code=response.status,
-                          headers=dict(response.headers.itermerged()))
-        try:
-            outcome.body, outcome.truncated = self._read_body(response, deadline)
-        except Exception as exc:  # the status is known; the body failed
-            outcome.error = describe_failure(exc, request.timeout, url.host)
-            response.close()
-        finally:
-            response.release_conn()
+            outcome.error = describe_failure(exc, request.timeout, host)
         return outcome
 
-    def _read_body(self, response: urllib3.BaseHTTPResponse,
-                   deadline: float) -> tuple[bytes, bool]:
+    async def _read_body(self, response: aiohttp.ClientResponse) -> tuple[bytes, bool]:
         cap = self.max_response_bytes
         parts: list[bytes] = []
         size = 0
+        content = response.content
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise _Timeout()
-            sock = getattr(getattr(response, "connection", None), "sock", None)
-            if sock is not None:
-                sock.settimeout(remaining)
-            chunk = response.read(min(_CHUNK, cap + 1 - size))
+            chunk = await content.read(min(_CHUNK, cap + 1 - size))
             if not chunk:
                 return b"".join(parts), False
             parts.append(chunk)
@@ -112,11 +107,20 @@ class HttpExecutor:
                 # Stop reading; the connection is not reusable with a body left in it.
                 response.close()
                 return b"".join(parts)[:cap], True
-            if response.length_remaining == 0:   # the whole Content-Length read
+            if content.at_eof():
                 return b"".join(parts), False
 
 
-def _refuse_private(host: str, port: int) -> str | None:
+def _merged(headers: CIMultiDictProxy[str]) -> dict[str, str]:
+    """Response headers as a dict; a repeated header's values joined with ", "."""
+    merged: dict[str, str] = {}
+    for name, value in headers.items():
+        merged[name] = f"{merged[name]}, {value}" if name in merged else value
+    return merged
+
+
+def refuse_private(host: str, port: int) -> str | None:
+    """Why ``host`` may not be called under ``deny_private_networks``, or None."""
     try:
         check_public_host(host, port)
     except PrivateAddressError as exc:
@@ -134,29 +138,32 @@ def _root(exc: BaseException) -> BaseException:
 
 def describe_failure(exc: BaseException, timeout: float, host: str) -> str:
     """The result's ``error`` for a failed request: short and classified."""
-    if isinstance(exc, NameResolutionError | socket.gaierror):
+    if isinstance(exc, aiohttp.ClientConnectorDNSError | socket.gaierror):
         return f"DNS lookup failed for {host}"
-    if isinstance(exc, SSLError | ssl.SSLError):
+    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
         root = _root(exc)
+        if isinstance(exc, aiohttp.ClientConnectorError) and root is exc:
+            root = exc.os_error
         return f"TLS error: {getattr(root, 'reason', None) or root}"
-    if isinstance(exc, NewConnectionError | ConnectionError | OSError) and not isinstance(
-            exc, TimeoutError | socket.timeout):
-        root = _root(exc)
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return timeout_text(timeout)
+    if isinstance(exc, aiohttp.InvalidURL):
+        return "invalid URL"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "connection closed by the target"
+    if isinstance(exc, OSError):
+        root = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else _root(exc)
         if isinstance(root, ConnectionRefusedError) or isinstance(exc, ConnectionRefusedError):
             return "connection refused"
-        if isinstance(root, ConnectionResetError):
+        if isinstance(root, ConnectionResetError) or isinstance(exc, ConnectionResetError):
             return "connection reset by the target"
         if isinstance(root, TimeoutError | socket.timeout):
             return timeout_text(timeout)
-        if isinstance(exc, NewConnectionError):
+        if isinstance(exc, aiohttp.ClientConnectorError):
             return f"connection failed: {root}"
-    if isinstance(exc, Urllib3Timeout | TimeoutError | socket.timeout | _Timeout):
-        return timeout_text(timeout)
-    if isinstance(exc, ProtocolError):
-        root = _root(exc)
-        if isinstance(root, TimeoutError | socket.timeout):
-            return timeout_text(timeout)
         return f"connection error: {root}"
-    if isinstance(exc, HTTPError):
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return f"connection error: {exc}"
+    if isinstance(exc, aiohttp.ClientError):
         return f"request failed: {exc}"
     return f"request failed: {type(exc).__name__}: {exc}"

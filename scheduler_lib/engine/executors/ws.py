@@ -1,4 +1,4 @@
-"""WebSocket attempts with the ``websockets`` sync client.
+"""WebSocket attempts with the ``websockets`` asyncio client, on the engine's event loop.
 
 Connect (headers on the handshake), send the payload as one text message, then
 collect messages until the server closes or the job's timeout ends the collection.
@@ -8,10 +8,12 @@ HTTP status of a refused handshake.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import time
 from urllib.parse import urlsplit
 
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import (
     ConnectionClosedError,
     ConnectionClosedOK,
@@ -19,10 +21,9 @@ from websockets.exceptions import (
     InvalidStatus,
     InvalidURI,
 )
-from websockets.sync.client import ClientConnection, connect
 
 from . import Outcome, Request, timeout_text
-from .http import _refuse_private, describe_failure
+from .http import describe_failure, refuse_private
 
 __all__ = ["WebSocketExecutor", "SEPARATOR"]
 
@@ -34,7 +35,10 @@ class WebSocketExecutor:
         self.max_response_bytes = max_response_bytes
         self.deny_private_networks = deny_private_networks
 
-    def execute(self, request: Request) -> Outcome:
+    async def close(self) -> None:
+        """Nothing pooled: every attempt has its own connection."""
+
+    async def execute(self, request: Request) -> Outcome:
         """Perform ``request``; never raises for the target's failures."""
         deadline = time.monotonic() + request.timeout
         parts = urlsplit(request.url)
@@ -42,17 +46,19 @@ class WebSocketExecutor:
         if parts.scheme not in ("ws", "wss") or not host:
             return Outcome(error="invalid URL: the scheme must be ws or wss")
         if self.deny_private_networks:
-            refused = _refuse_private(host, parts.port or (443 if parts.scheme == "wss" else 80))
+            refused = await asyncio.get_running_loop().run_in_executor(
+                None, refuse_private, host, parts.port or (443 if parts.scheme == "wss" else 80))
             if refused:
                 return Outcome(error=refused)
         headers = {k: v for k, v in request.headers.items() if k.lower() != "user-agent"}
         user_agent = next((v for k, v in request.headers.items() if k.lower() == "user-agent"),
                           None)
         try:
-            with connect(request.url, additional_headers=headers, user_agent_header=user_agent,
-                         open_timeout=request.timeout, close_timeout=1, ping_interval=None,
-                         max_size=self.max_response_bytes + 1) as ws:
-                return self._collect(ws, request, deadline, host)
+            async with connect(request.url, additional_headers=headers,
+                               user_agent_header=user_agent, open_timeout=request.timeout,
+                               close_timeout=1, ping_interval=None,
+                               max_size=self.max_response_bytes + 1) as ws:
+                return await self._collect(ws, request, deadline, host)
         except InvalidStatus as exc:
             response = exc.response
             return Outcome(status_code=response.status_code, body=bytes(response.body or b""),
@@ -67,18 +73,19 @@ class WebSocketExecutor:
         except (OSError, ssl.SSLError) as exc:
             return Outcome(error=describe_failure(exc, request.timeout, host))
 
-    def _collect(self, ws: ClientConnection, request: Request, deadline: float,
-                 host: str) -> Outcome:
+    async def _collect(self, ws: ClientConnection, request: Request, deadline: float,
+                       host: str) -> Outcome:
         outcome = Outcome(status_code=101, headers=dict(ws.response.headers.raw_items())
                           if ws.response is not None else {})
         messages: list[str] = []
         size = 0
         try:
             if request.body is not None:
-                ws.send(request.body)
+                await ws.send(request.body)
             while (remaining := deadline - time.monotonic()) > 0:
                 try:
-                    message = ws.recv(timeout=remaining)
+                    # Cancelling recv() loses no message (websockets' asyncio client).
+                    message = await asyncio.wait_for(ws.recv(), remaining)
                 except TimeoutError:
                     break
                 text = message if isinstance(message, str) else message.decode(errors="replace")
