@@ -56,6 +56,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("auth.login_window_seconds", int, 300, "Window of the login throttle.", minimum=1),
     Option("scheduler.enabled", bool, True,
            "Run the scheduling engine in this process (false: serve the API only)."),
+    Option("scheduler.engine_process", bool, True,
+           "serve: run the engine in a child process beside the API process, so that they "
+           "do not share one interpreter lock (false: both in one process)."),
     Option("scheduler.workers", int, 16, "Job runs executed concurrently.", minimum=1,
            maximum=1024),
     Option("scheduler.min_interval_seconds", int, 1, "Shortest interval a schedule may have.",
@@ -120,6 +123,10 @@ class Settings:
 
     def __getitem__(self, key: str) -> Any:
         return self._values[key]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every key with its value (secrets included): ``Settings(as_dict())`` is a copy."""
+        return dict(self._values)
 
     def replace(self, **overrides: Any) -> Settings:
         """A copy with some keys changed; keys use ``section__name`` spelling."""

@@ -22,6 +22,9 @@ class EngineHandle(Protocol):
     def run_now(self, job_pk: int) -> str:
         """Queue a run of the job off schedule; returns the run's new ``job_id``."""
 
+    def metrics_text(self) -> bytes | None:
+        """The engine's metrics when it counts them in another process, else None."""
+
 
 @dataclass
 class AppContext:

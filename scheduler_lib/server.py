@@ -1,8 +1,10 @@
-"""One running instance: the HTTP server (Cheroot) and, later, the engine.
+"""One running instance: the HTTP server (Cheroot) and the engine.
 
 ``Instance.start()`` binds and serves in a background thread and returns, which is
 what tests and ``serve`` both use; ``run_until_signalled`` adds SIGTERM/SIGINT
-handling and a graceful stop.
+handling and a graceful stop. The engine runs in a child process that this one
+supervises (``engine.process``, ``scheduler.engine_process``, the default), or in
+threads of this process.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from .api.app import create_app
 from .config import Settings
 from .db import close_all, describe_url, open_database, release_connection
 from .engine import Engine
+from .engine.process import EngineProcess
 from .services.setup import prepare
 
 __all__ = ["Instance", "tune_cheroot"]
@@ -52,9 +55,10 @@ class Instance:
         tune_cheroot(self.http)
         self._thread: threading.Thread | None = None
         # The scheduling engine, unless this node only serves the API.
-        self.engine: Engine | None = None
+        self.engine: Engine | EngineProcess | None = None
         if settings.scheduler.enabled:
-            self.engine = Engine(settings)
+            self.engine = (EngineProcess(settings) if settings.scheduler.engine_process
+                           else Engine(settings))
             self.ctx.engine = self.engine
 
     @property

@@ -117,9 +117,10 @@ class Engine:
         """Jobs or schedules changed: look at the due times again now."""
         self._wake.set()
 
-    def run_now(self, job_pk: int) -> str:
-        """Queue a run of job ``job_pk`` off schedule; returns the run's ``job_id``."""
-        job_id = str(uuid.uuid4())
+    def run_now(self, job_pk: int, job_id: str | None = None) -> str:
+        """Queue a run of job ``job_pk`` off schedule; returns the run's ``job_id``
+        (``job_id`` when given: the API process chose it, ``process.EngineProcess``)."""
+        job_id = job_id or str(uuid.uuid4())
         self._manual.append(_Pending(job_pk, job_id, 1, self.clock(), manual=True))
         self._wake.set()
         return job_id
@@ -127,6 +128,10 @@ class Engine:
     @property
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    def metrics_text(self) -> None:
+        """None: this engine counts in this process's registry (``metrics``)."""
+        return None
 
     def start(self) -> None:
         # The dispatcher gives the GIL up at every database round trip and must win it
