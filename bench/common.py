@@ -202,11 +202,11 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int, children_only: bool = False) -> float:
     """User + system CPU time so far of process ``pid`` and of its children (the
-    server's engine process, when it runs one)."""
+    server's engine process, when it runs one), or of its children only."""
     total = 0
-    for member in process_tree(pid):
+    for member in process_tree(pid)[1 if children_only else 0:]:
         with contextlib.suppress(FileNotFoundError):
             fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])

@@ -23,8 +23,8 @@ Runs ``scheduler.py serve`` (engine on, default settings) and a fast local targe
    the results are read through the API during the window (``GET /fetch/{id}/data``
    of random jobs, ``--reads`` per second) and their latency is compared with the
    same reads once the jobs are paused. The server's CPU time in the window (every
-   process of it: user + system) divided by the runs gives the CPU per run; its
-   resident memory (the sum over its processes) is sampled through the window.
+   process of it: user + system) divided by the runs gives the CPU per run (the
+   engine process's share shown apart); its resident memory (the sum over its processes) is sampled through the window.
 4. API loaded: the same wrk run while the engine works; then every job is paused and
    the API is measured idle again. The idle figure is the median of both idle runs.
 
@@ -296,6 +296,7 @@ def one_run(args: argparse.Namespace) -> dict[str, Any]:
             time.sleep(max(0.0, (begin - utcnow()).total_seconds()))
             rss.append(rss_mb(proj.proc.pid))
             cpu_before = cpu_seconds(proj.proc.pid)
+            engine_before = cpu_seconds(proj.proc.pid, children_only=True)
             reader = Reader(proj.port, token, pks, args.reads) if args.api_in_use else None
             if reader is not None:
                 reader.__enter__()
@@ -308,6 +309,7 @@ def one_run(args: argparse.Namespace) -> dict[str, Any]:
                     rss.append(rss_mb(proj.proc.pid))
             end = utcnow()
             cpu_window = cpu_seconds(proj.proc.pid) - cpu_before
+            engine_window = cpu_seconds(proj.proc.pid, children_only=True) - engine_before
             if reader is not None:
                 reader.__exit__()
                 reads["loaded"] = reader.latencies_ms
@@ -339,6 +341,7 @@ def one_run(args: argparse.Namespace) -> dict[str, Any]:
     f["loaded_rps"], f["loaded_p99"] = loaded.rps, loaded.p99_ms
     f["cpu_us_per_run"] = cpu_window / max(f["runs"], 1) * 1e6
     f["cpu_share"] = cpu_window / f["window_s"]
+    f["engine_cpu_us_per_run"] = engine_window / max(f["runs"], 1) * 1e6
     f["rss_max"] = max(rss)
     due_share = f["runs"] / max(f["expected"], 1)
     print()
@@ -354,6 +357,10 @@ def one_run(args: argparse.Namespace) -> dict[str, Any]:
     print(f"| server CPU in the window | {f['cpu_share']:.0%} of one core, "
           f"{f['cpu_us_per_run']:.0f} us per run | {f['cpu_us_per_run'] / 400:.2f}x the "
           "400 us target |")
+    if engine_window:
+        print(f"| of which the engine process | {engine_window / f['window_s']:.0%} of one "
+              f"core, {f['engine_cpu_us_per_run']:.0f} us per run | "
+              f"{f['engine_cpu_us_per_run'] / f['cpu_us_per_run']:.0%} of the server's |")
     print(f"| server RSS in the window, max | {f['rss_max']:.0f} MB | |")
     if reads:
         for name in ("idle", "loaded"):
