@@ -59,8 +59,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("scheduler.engine_process", bool, True,
            "serve: run the engine in a child process beside the API process, so that they "
            "do not share one interpreter lock (false: both in one process)."),
-    Option("scheduler.workers", int, 16, "Job runs executed concurrently.", minimum=1,
-           maximum=1024),
+    Option("scheduler.workers", int, 100,
+           "Job runs executed at once (requests in flight on the engine's event loop).",
+           minimum=1, maximum=10000),
     Option("scheduler.min_interval_seconds", int, 1, "Shortest interval a schedule may have.",
            minimum=1),
     Option("scheduler.misfire", str, "run_once",

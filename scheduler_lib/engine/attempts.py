@@ -32,11 +32,9 @@ log = logging.getLogger("scheduler.engine")
 class AttemptLoop:
     """Runs attempts on an event loop in its own thread (``start`` … ``shutdown``)."""
 
-    def __init__(self, settings: Settings, pool_size: int,
-                 on_finished: Callable[[store.Finished], None],
+    def __init__(self, settings: Settings, on_finished: Callable[[store.Finished], None],
                  clock: Callable[[], datetime]):
         self._settings = settings
-        self._pool_size = pool_size
         self._on_finished = on_finished
         self._clock = clock
         self._loop = asyncio.new_event_loop()
@@ -52,7 +50,7 @@ class AttemptLoop:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        self.executors = runner.Executors(self._settings, pool_size=self._pool_size)
+        self.executors = runner.Executors(self._settings)
         try:
             self._loop.run_forever()
         finally:

@@ -50,11 +50,12 @@ log = logging.getLogger("scheduler.engine")
 
 MAX_WAIT = 1.0          # longest sleep: other nodes' changes and expired leases are seen
 # Passes start at least this far apart, so that runs are claimed in batches: 20 ms,
-# or 10 ms after a pass that started half the pool or more (with 16 workers, 20 ms
-# would cap the engine at 800 runs/s). A pass per due run (runs due every few
+# or 10 ms after a pass that started BUSY_PASS_RUNS runs or more (a run due just
+# after a pass waits for the next). A pass per due run (runs due every few
 # milliseconds) cost more CPU than the runs themselves (bench/engine.py).
 PASS_GAP = 0.02
 BUSY_PASS_GAP = 0.01
+BUSY_PASS_RUNS = 8
 SWITCH_INTERVAL = 0.001  # the interpreter's thread switch interval while an engine runs
 GAUGE_PERIOD = 5.0      # how often the active-jobs gauge is refreshed
 MISFIRE_GRACE = timedelta(seconds=1)
@@ -139,7 +140,7 @@ class Engine:
         # default 5 ms each time made passes slower than the runs they start (p50
         # lateness 75 ms; 11 ms with 1 ms; the API's throughput unchanged: bench/).
         sys.setswitchinterval(SWITCH_INTERVAL)
-        self.pool = AttemptLoop(self.settings, self.workers, self._finished_one, self.clock)
+        self.pool = AttemptLoop(self.settings, self._finished_one, self.clock)
         self.pool.start()
         self._thread = threading.Thread(target=self._loop, name="dispatcher", daemon=True)
         self._thread.start()
@@ -281,7 +282,7 @@ class Engine:
                      for (spec, job_id, number, scheduled, manual), pk
                      in zip(starts, pks, strict=True)]
         assert self.pool is not None
-        self._gap = BUSY_PASS_GAP if 2 * len(attempts) >= self.workers else PASS_GAP
+        self._gap = BUSY_PASS_GAP if len(attempts) >= BUSY_PASS_RUNS else PASS_GAP
         for attempt in attempts:
             self._running[attempt.result_pk] = attempt
         self.pool.submit(attempts)

@@ -54,10 +54,9 @@ class Attempt:
 class Executors:
     """The engine's executors, shared by every attempt of one event loop."""
 
-    def __init__(self, settings: Settings, pool_size: int):
+    def __init__(self, settings: Settings):
         cap, deny = settings.fetch.max_response_bytes, settings.fetch.deny_private_networks
-        self.http = HttpExecutor(max_response_bytes=cap, deny_private_networks=deny,
-                                 pool_size=pool_size)
+        self.http = HttpExecutor(max_response_bytes=cap, deny_private_networks=deny)
         self.ws = WebSocketExecutor(max_response_bytes=cap, deny_private_networks=deny)
 
     async def execute(self, job_type: str, request: Request) -> Outcome:
@@ -199,7 +198,7 @@ def run_job_now(ctx: AppContext, job_pk: int, *, wait_seconds: float = 30.0,
         if time.monotonic() > deadline:
             raise Conflict("The job is running; try again when its run ends")
         time.sleep(0.1)
-    executors = Executors(settings, pool_size=1)
+    executors = Executors(settings)
     job_id = str(uuid.uuid4())
     result_pks: list[int] = []
     scheduled = utcnow()

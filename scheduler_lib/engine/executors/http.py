@@ -29,17 +29,15 @@ _PARSED_URLS = 4096     # parsed target URLs kept (a job's URL is parsed once)
 class HttpExecutor:
     """Sends REST attempts; one instance per engine, used from one event loop."""
 
-    def __init__(self, *, max_response_bytes: int, deny_private_networks: bool = False,
-                 pool_size: int = 16):
+    def __init__(self, *, max_response_bytes: int, deny_private_networks: bool = False):
         self.max_response_bytes = max_response_bytes
         self.deny_private_networks = deny_private_networks
-        # Idle connections kept per target host; more are opened when needed.
-        self.pool_size = pool_size
         self.session: aiohttp.ClientSession | None = None
         self._parsed: dict[str, URL] = {}
 
     def _session(self) -> aiohttp.ClientSession:
         if self.session is None:
+            # No limit of its own: the engine bounds the attempts (scheduler.workers).
             self.session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0, limit_per_host=0),
                 cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False,
