@@ -4,18 +4,21 @@ Every permission decision on the ``/fetch`` resources goes through this module.
 
 Roles per job (``job_members``): ``owner`` does everything, ``editor`` reads,
 updates, runs and records results, ``viewer`` only reads. Superusers pass every
-check. A job that does not exist is 404; one the caller is not a member of is 403.
+check, and so does ``SYSTEM``, the operator acting through the CLI (``scheduler
+import``): a caller that is no user and owns nothing, so whatever it creates names
+its owner. A job that does not exist is 404; one the caller is not a member of is 403.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
 from ..errors import ApiError, Forbidden, NotFound
 from ..models import BaseModel, Job, JobMember, User
 
-__all__ = ["ROLES", "READ", "WRITE", "OWNER", "NOT_MEMBER", "role_of", "require",
-           "check_all_flag", "check_owned", "owned_row"]
+__all__ = ["ROLES", "READ", "WRITE", "OWNER", "NOT_MEMBER", "SYSTEM", "Caller", "role_of",
+           "require", "check_all_flag", "check_owned", "owned_row"]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -26,6 +29,17 @@ OWNER = ("owner",)
 NOT_MEMBER = "You are not a member of this project!"
 
 
+@dataclass(frozen=True)
+class SystemCaller:
+    """The operator at the command line: may do everything, is no user."""
+    is_superuser: ClassVar[bool] = True
+
+
+SYSTEM = SystemCaller()
+# Who asks: a logged-in user, or the system.
+Caller = User | SystemCaller
+
+
 def role_of(user: User, job: Job | int) -> str | None:
     """``user``'s role in ``job`` (a Job or its id), or None for a non-member."""
     fetch_id = job if isinstance(job, int) else job.id
@@ -34,7 +48,7 @@ def role_of(user: User, job: Job | int) -> str | None:
     return row.role if row is not None else None
 
 
-def require(user: User, fetch_id: int, allowed_roles: tuple[str, ...]) -> Job:
+def require(user: Caller, fetch_id: int, allowed_roles: tuple[str, ...]) -> Job:
     """The job ``fetch_id`` if ``user`` may act on it with one of ``allowed_roles``.
 
     404 when it does not exist, 403 for a non-member or a role not allowed.
@@ -53,7 +67,7 @@ def require(user: User, fetch_id: int, allowed_roles: tuple[str, ...]) -> Job:
     return job
 
 
-def check_all_flag(user: User, query: dict[str, Any]) -> bool:
+def check_all_flag(user: Caller, query: dict[str, Any]) -> bool:
     """Whether a list shows everyone's rows: ``?all=true`` is for superusers only."""
     if query.get("all"):
         if not user.is_superuser:
@@ -62,13 +76,13 @@ def check_all_flag(user: User, query: dict[str, Any]) -> bool:
     return False
 
 
-def check_owned(user: User, owner_id: int, what: str) -> None:
+def check_owned(user: Caller, owner_id: int, what: str) -> None:
     """A schedule or header preset belongs to its creator (superusers: all)."""
     if not user.is_superuser and owner_id != user.id:
         raise Forbidden(f"You are not the owner of this {what}!")
 
 
-def owned_row(user: User, model: type[ModelT], row_id: int, what: str,
+def owned_row(user: Caller, model: type[ModelT], row_id: int, what: str,
               missing: ApiError) -> ModelT:
     """The ``model`` row ``row_id`` if ``user`` owns it: ``missing`` is raised when there
     is none (404 to read it, 400 when a job names it), 403 when it is someone else's."""
