@@ -38,7 +38,7 @@ from datetime import datetime, timedelta
 
 from ..config import Settings
 from ..db import database, is_postgres
-from ..metrics import ACTIVE_JOBS, RUNS_WAITING
+from ..metrics import ACTIVE_JOBS, RUN_LATENESS, RUNS, RUNS_IN_FLIGHT, RUNS_WAITING
 from ..timeutil import utcnow
 from . import claims, runner, store, wakeups
 from .attempts import AttemptLoop
@@ -60,6 +60,10 @@ SWITCH_INTERVAL = 0.001  # the interpreter's thread switch interval while an eng
 GAUGE_PERIOD = 5.0      # how often the active-jobs gauge is refreshed
 MISFIRE_GRACE = timedelta(seconds=1)
 STOPPED_ERROR = "interrupted: the scheduler was stopped before this run finished"
+
+# Labelled children looked up once (``labels()`` takes a lock and hashes each time).
+_RUNS_SUCCEEDED = RUNS.labels(outcome="success")
+_RUNS_FAILED = RUNS.labels(outcome="failure")
 
 
 @dataclass(frozen=True)
@@ -286,6 +290,7 @@ class Engine:
         for attempt in attempts:
             self._running[attempt.result_pk] = attempt
         self.pool.submit(attempts)
+        RUNS_IN_FLIGHT.set(self.pool.busy)
         delay = self._sleep_time(now, mono)
         if self._running_jobs():   # wake in time to renew the leases, however short
             delay = min(delay, max(0.0, self._next_renew - mono))
@@ -339,14 +344,23 @@ class Engine:
         self._after_recorded(records)
 
     def _after_recorded(self, records: list[store.Finished]) -> None:
-        """Forget finished attempts; schedule retries of the failed ones."""
+        """Count finished attempts in the metrics, forget them, schedule retries of the
+        failed ones."""
+        succeeded = 0
         for record in records:
             attempt = self._running.pop(record.result_pk)
+            succeeded += record.success
+            RUN_LATENESS.observe(max(0.0, (record.started_at
+                                           - attempt.scheduled_at).total_seconds()))
             if not record.release:
                 due = runner.retry_at(attempt.spec, record, attempt.number)
                 retry = _Pending(attempt.spec.pk, attempt.job_id, attempt.number + 1, due,
                                  attempt.manual, attempt.spec)
                 heapq.heappush(self._retries, (due, next(self._order), retry))
+        if succeeded:
+            _RUNS_SUCCEEDED.inc(succeeded)
+        if len(records) > succeeded:
+            _RUNS_FAILED.inc(len(records) - succeeded)
 
     def _requeue(self, taken: list[_Pending]) -> None:
         """A pass failed: the retries and run-now requests it took wait again."""

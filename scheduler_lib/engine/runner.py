@@ -20,7 +20,6 @@ from .. import __version__
 from ..config import Settings
 from ..context import AppContext
 from ..errors import Conflict, NotFound
-from ..metrics import RUN_LATENESS, RUNS, RUNS_IN_FLIGHT
 from ..models import JobResult
 from ..timeutil import utcnow
 from . import store
@@ -34,10 +33,6 @@ __all__ = ["Attempt", "Executors", "build_request", "status_expected", "perform"
 USER_AGENT = f"scheduler/{__version__}"
 
 log = logging.getLogger("scheduler.engine")
-
-# Labelled children looked up once (``labels()`` takes a lock and hashes each time).
-_RUNS_SUCCEEDED = RUNS.labels(outcome="success")
-_RUNS_FAILED = RUNS.labels(outcome="failure")
 
 
 @dataclass(frozen=True)
@@ -118,22 +113,18 @@ def _judge(spec: store.JobSpec, outcome: Outcome) -> tuple[bool, str | None]:
 
 async def perform(attempt: Attempt, executors: Executors,
                   clock: Any = utcnow) -> store.Finished:
-    """Execute one attempt and describe its result; never raises."""
+    """Execute one attempt and describe its result; never raises. (The engine counts
+    it in the metrics when it records it, a pass's runs at once.)"""
     spec = attempt.spec
-    RUNS_IN_FLIGHT.inc()
     started = clock()
-    RUN_LATENESS.observe(max(0.0, (started - attempt.scheduled_at).total_seconds()))
     began = time.monotonic()
     try:
         outcome = await executors.execute(spec.type, build_request(spec, attempt.job_id,
                                                                    attempt.number))
     except Exception as exc:  # an executor bug must not lose the record
         outcome = Outcome(error=f"internal error: {type(exc).__name__}: {exc}")
-    finally:
-        RUNS_IN_FLIGHT.dec()
     elapsed = time.monotonic() - began
     success, error = _judge(spec, outcome)
-    (_RUNS_SUCCEEDED if success else _RUNS_FAILED).inc()
     _log_attempt(attempt, success, outcome.status_code, error, elapsed, started)
     response = outcome.body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
     return store.Finished(
