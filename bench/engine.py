@@ -293,7 +293,9 @@ def one_run(args: argparse.Namespace) -> dict[str, Any]:
             first = activate(pks, args.interval, lead=2.0)
             print(f"  seeded {args.jobs} jobs in {time.monotonic() - started:.1f}s "
                   f"({'API' if args.api_in_use else 'in process'})", flush=True)
-            begin = first + timedelta(seconds=args.warmup)
+            # Runs due while the activation was being written started late: the
+            # window begins a warm-up after both.
+            begin = max(first, utcnow()) + timedelta(seconds=args.warmup)
             time.sleep(max(0.0, (begin - utcnow()).total_seconds()))
             rss.append(rss_mb(proj.proc.pid))
             cpu_before = cpu_seconds(proj.proc.pid)

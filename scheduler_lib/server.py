@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from typing import TYPE_CHECKING
 
 from cheroot import wsgi
 
@@ -19,9 +20,11 @@ from . import __version__
 from .api.app import create_app
 from .config import Settings
 from .db import close_all, describe_url, open_database, release_connection
-from .engine import Engine
 from .engine.process import EngineProcess
 from .services.setup import prepare
+
+if TYPE_CHECKING:
+    from .engine.dispatcher import Engine
 
 __all__ = ["Instance", "tune_cheroot"]
 
@@ -57,8 +60,11 @@ class Instance:
         # The scheduling engine, unless this node only serves the API.
         self.engine: Engine | EngineProcess | None = None
         if settings.scheduler.enabled:
-            self.engine = (EngineProcess(settings) if settings.scheduler.engine_process
-                           else Engine(settings))
+            if settings.scheduler.engine_process:
+                self.engine = EngineProcess(settings)
+            else:
+                from .engine.dispatcher import Engine
+                self.engine = Engine(settings)
             self.ctx.engine = self.engine
 
     @property

@@ -25,7 +25,6 @@ from ..timeutil import utcnow
 from . import store
 from .executors import Outcome, Request
 from .executors.http import HttpExecutor
-from .executors.ws import WebSocketExecutor
 
 __all__ = ["Attempt", "Executors", "build_request", "status_expected", "perform",
            "retry_at", "run_job_now", "USER_AGENT"]
@@ -52,15 +51,23 @@ class Executors:
     def __init__(self, settings: Settings):
         cap, deny = settings.fetch.max_response_bytes, settings.fetch.deny_private_networks
         self.http = HttpExecutor(max_response_bytes=cap, deny_private_networks=deny)
-        self.ws = WebSocketExecutor(max_response_bytes=cap, deny_private_networks=deny)
+        self._settings = settings
+        self._ws: Any = None   # the WebSocket client is loaded at the first such job
 
     async def execute(self, job_type: str, request: Request) -> Outcome:
-        executor = self.ws if job_type == "websocket" else self.http
-        return await executor.execute(request)
+        if job_type != "websocket":
+            return await self.http.execute(request)
+        if self._ws is None:
+            from .executors.ws import WebSocketExecutor
+            fetch = self._settings.fetch
+            self._ws = WebSocketExecutor(max_response_bytes=fetch.max_response_bytes,
+                                         deny_private_networks=fetch.deny_private_networks)
+        return await self._ws.execute(request)
 
     async def close(self) -> None:
         await self.http.close()
-        await self.ws.close()
+        if self._ws is not None:
+            await self._ws.close()
 
 
 def build_request(spec: store.JobSpec, job_id: str, attempt: int) -> Request:
