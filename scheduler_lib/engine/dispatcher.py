@@ -9,8 +9,8 @@ multi-row INSERT); after the commit it hands the attempts to the event loop
 (``attempts.AttemptLoop``) in one call. Then it sleeps until the earliest due time (or
 a retry, or at most ``MAX_WAIT``), unless ``wake()`` — a job changed, an attempt
 finished while nothing else was due soon — interrupts the wait. Passes start at least
-``PASS_GAP`` apart (``BUSY_PASS_GAP`` while passes start many runs), so that under
-load each pass claims and records runs in batches. The attempts only execute
+``PASS_GAP`` apart, so that under load each pass claims and records runs in
+batches. The attempts only execute
 (``runner.perform``) and queue what they finished for the next pass;
 ``scheduler.workers`` bounds how many run at once.
 
@@ -49,13 +49,12 @@ __all__ = ["Engine", "MAX_WAIT"]
 log = logging.getLogger("scheduler.engine")
 
 MAX_WAIT = 1.0          # longest sleep: other nodes' changes and expired leases are seen
-# Passes start at least this far apart, so that runs are claimed in batches: 20 ms,
-# or 10 ms after a pass that started BUSY_PASS_RUNS runs or more (a run due just
-# after a pass waits for the next). A pass per due run (runs due every few
-# milliseconds) cost more CPU than the runs themselves (bench/engine.py).
+# Passes start at least this far apart, so that runs are claimed in batches (a run
+# due just after a pass waits for the next). A pass per due run (runs due every few
+# milliseconds) cost more CPU than the runs themselves; passes 10 ms apart under load
+# (when 16 threads ran the attempts) cost ~55 us more per run at 1,000 runs/s than
+# 20 ms, for a p99 lateness of 20 instead of 39 ms (bench/README.md).
 PASS_GAP = 0.02
-BUSY_PASS_GAP = 0.01
-BUSY_PASS_RUNS = 8
 # A finished attempt is recorded by the next pass; it wakes a sleeping dispatcher only
 # when that pass is further away than this (or every place is taken). Waking it for
 # each finished batch doubled the passes, and the CPU per run, at a few hundred runs/s.
@@ -81,8 +80,9 @@ class _Pending:
     spec: store.JobSpec | None = None
 
 
-def default_node_id() -> str:
-    return f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+def default_node_id(pid: int | None = None) -> str:
+    """``host-pid-random``: ``pid`` is the ``serve`` process's (this one's by default)."""
+    return f"{socket.gethostname()[:40]}-{pid or os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 class Engine:
@@ -108,7 +108,6 @@ class Engine:
         self._retries: list[tuple[datetime, int, _Pending]] = []
         self._order = itertools.count()
         self._running: dict[int, runner.Attempt] = {}   # by result id
-        self._gap = PASS_GAP
         # Set while the dispatcher sleeps longer than RECORD_WITHIN: a finishing
         # attempt wakes it then (its record is written, its place is free again).
         self._sleeping = False
@@ -220,11 +219,11 @@ class Engine:
             self._sleeping = True
             # An attempt that finished before the flag was set did not wake us: look.
             if self._finished:
-                delay = self._gap
+                delay = PASS_GAP
         if delay > 0:
             self._wake.wait(delay)
         self._sleeping = False
-        gap = began + self._gap - time.monotonic()
+        gap = began + PASS_GAP - time.monotonic()
         if gap > 0:
             self._stopping.wait(gap)
 
@@ -290,7 +289,6 @@ class Engine:
                      for (spec, job_id, number, scheduled, manual), pk
                      in zip(starts, pks, strict=True)]
         assert self.pool is not None
-        self._gap = BUSY_PASS_GAP if len(attempts) >= BUSY_PASS_RUNS else PASS_GAP
         for attempt in attempts:
             self._running[attempt.result_pk] = attempt
         self.pool.submit(attempts)

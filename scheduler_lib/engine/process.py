@@ -203,12 +203,13 @@ def run_child(stdin: IO[bytes], stdout: IO[bytes]) -> int:
     """The engine process: settings from ``stdin``, then its messages until ``stop``."""
     from .. import logs
     from ..db import close_all, open_database
-    from .dispatcher import Engine
+    from .dispatcher import Engine, default_node_id
 
     settings = Settings(json.loads(stdin.readline()))
     logs.configure(settings.log.level, settings.log.format)
     open_database(settings.database.url, settings.database.max_connections)
-    engine = Engine(settings)
+    # The node id names the serve process, as an engine inside it would.
+    engine = Engine(settings, node_id=default_node_id(os.getppid()))
     write_lock = threading.Lock()
     stop = threading.Event()
 
