@@ -27,6 +27,7 @@ while the engine writes, PostgreSQL as usual.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -128,8 +129,7 @@ class EngineProcess:
                 log.error("the engine process did not stop in time; killing it")
                 proc.kill()
                 proc.wait()
-            if proc.stdin is not None:
-                proc.stdin.close()
+            _close(proc.stdin)
         if self._supervisor is not None:
             self._supervisor.join(timeout=5)
 
@@ -171,8 +171,7 @@ class EngineProcess:
                 return
             log.error("engine process %d exited unexpectedly with code %d; starting it "
                       "again in %ss", proc.pid, code, RESTART_DELAY)
-            if proc.stdin is not None:
-                proc.stdin.close()
+            _close(proc.stdin)
             if self._stopping.wait(RESTART_DELAY):
                 return
             try:
@@ -195,6 +194,14 @@ class EngineProcess:
                 with self._metrics_ready:
                     self._metrics_reply["metrics"] = message["metrics"]
                     self._metrics_ready.notify_all()
+
+
+def _close(stream: IO[bytes] | None) -> None:
+    """Close the pipe to a child that may be gone (what a failed write left in the
+    buffer cannot be sent: BrokenPipeError)."""
+    if stream is not None:
+        with contextlib.suppress(OSError):
+            stream.close()
 
 
 # -- the child -----------------------------------------------------------------------
