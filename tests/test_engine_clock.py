@@ -114,7 +114,8 @@ def test_run_job_now_runs_synchronously_with_retries(server, http_target):
 
 def test_run_now_taken_by_a_failed_pass_waits_for_the_next(start_server, http_target):
     # While job_results is away every pass fails (the attempt's record cannot be
-    # written); the run-now request the failed passes took must not be lost.
+    # written); the run-now request the failed passes took must not be lost (their
+    # transactions roll back: the request waits on the job again).
     server = start_server(scheduler__enabled=False)
     sched = schedule(server, **HOURLY)
     j = job(server, http_target.url, sched["id"], is_active=False)
@@ -124,7 +125,9 @@ def test_run_now_taken_by_a_failed_pass_waits_for_the_next(start_server, http_ta
         database.execute_sql("ALTER TABLE job_results RENAME TO job_results_away")
         try:
             asked = time.monotonic()
-            job_id = engine.run_now(j["id"])
+            r = server.api.post(f"/fetch/{j['id']}/run", token=server.admin.token)
+            assert r.status == 202, r
+            job_id = r.data["job_id"]
             # The failed pass waits MAX_WAIT before the next: two passes have failed.
             wait_for(lambda: engine.last_tick > asked + 1.2, 5, message="two failed passes")
             assert not http_target.requests

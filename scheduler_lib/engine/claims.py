@@ -87,7 +87,7 @@ def take_over_interrupted(node: str, now: datetime, limit: int,
         if not retry:
             continue
         scheduled = store._time(scheduled_at) or now
-        pk = store.open_attempt(spec, job_id, number + 1, scheduled, now)
+        [pk] = store.open_attempts([store.RunStart(spec, job_id, number + 1, scheduled)], now)
         attempts.append(Attempt(spec, job_id, number + 1, scheduled, pk))
         log.warning("job %s: node %s died during run %s; running it again as attempt %d",
                     spec.pk, owner or "?", job_id, number + 1)

@@ -8,12 +8,18 @@ attempts it starts commit together, in one short write, with a few statements
 whatever the number of runs (a batch is one statement, not one per run).
 
 Claiming is a guarded write (``claim_due``): a node takes the due runs of a pass by
-advancing each job's ``next_run_at``, issuing a new ``job_id`` and taking the job's
-lease in one ``UPDATE … FROM (VALUES (id, <the job_id it read>, …), …) WHERE
-<job_id unchanged> AND <lease free> RETURNING id``; the returned ids say which jobs
-it won. While the lease is held (and renewed) nobody else claims the job, so a job
-never overlaps itself. A node that dies leaves its leases to expire after
-``scheduler.lease_seconds``; then another node may claim the job again.
+advancing each job's ``next_run_at``, giving the job a new ``job_id`` for the run
+after, and taking the job's lease in one ``UPDATE … FROM (VALUES (id, <the job_id it
+read>, …), …) WHERE <job_id unchanged> AND <lease free> RETURNING id``; the returned
+ids say which jobs it won. The run itself carries the ``job_id`` the job showed
+until then, so a client that read it finds that run's results. While the lease is
+held (and renewed) nobody else claims the job, so a job never overlaps itself. A node
+that dies leaves its leases to expire after ``scheduler.lease_seconds``; then another
+node may claim the job again.
+
+Run-now requests wait on the job itself (``run_requested_id``, at most one per job,
+``services.jobs.request_run``); ``claim_requested`` takes them the same way, so any
+node may start one and a pass reads at most as many as it has free workers.
 """
 
 from __future__ import annotations
@@ -30,8 +36,9 @@ from typing import Any
 from .. import timing
 from ..db import database, is_postgres
 
-__all__ = ["JobSpec", "Claim", "Finished", "transaction", "claim_due", "acquire_lease",
-           "release_lease", "release_all", "renew_leases", "open_attempt", "open_attempts",
+__all__ = ["JobSpec", "RunStart", "Finished", "transaction", "claim_due", "claim_requested",
+           "acquire_lease",
+           "release_lease", "release_all", "renew_leases", "open_attempts",
            "finish_attempts",
            "load_spec", "execute", "recover_interrupted", "take_over_leases", "reschedule_on_start",
            "earliest_due", "count_due", "count_active", "plan_run"]
@@ -58,11 +65,13 @@ class JobSpec:
 
 
 @dataclass(frozen=True)
-class Claim:
-    """A run this node has claimed: its job, its ``job_id`` and when it was due."""
+class RunStart:
+    """An attempt about to start, its lease held: a claimed run, a run-now, a retry."""
     spec: JobSpec
     job_id: str
-    scheduled_at: datetime
+    number: int              # the attempt number, 1 for a new run
+    scheduled_at: datetime   # when this attempt was due
+    manual: bool = False     # a run-now (it and its retries also run while paused)
 
 
 @dataclass(frozen=True)
@@ -147,14 +156,15 @@ def _lapse_cutoff(now: datetime) -> datetime:
     return _NEVER if is_postgres() else now
 
 
-def claim_due(node: str, now: datetime, limit: int, lease_seconds: int) -> list[Claim]:
+def claim_due(node: str, now: datetime, limit: int, lease_seconds: int) -> list[RunStart]:
     """Claim up to ``limit`` due runs for ``node``; call inside ``transaction()``.
 
     This is the one place runs are taken, with two statements whatever the number of
     runs. Candidates are active jobs whose ``next_run_at`` has come and whose lease is
     free or expired; each one's next due time is computed here. Then one guarded
     UPDATE claims them all: for each job it advances ``next_run_at`` (NULL after a
-    one-shot), issues a new ``job_id`` and takes the lease, on condition that the job
+    one-shot), gives the job a new ``job_id`` for its next run (the run claimed keeps
+    the one the job showed) and takes the lease, on condition that the job
     still has the ``job_id`` read and a free lease. Its ``RETURNING`` lists the jobs
     this node won; a job missing from it was taken by another node (or changed through
     the API) meanwhile and is skipped. Correct with several processes on one database.
@@ -168,10 +178,9 @@ def claim_due(node: str, now: datetime, limit: int, lease_seconds: int) -> list[
         f"SELECT {_SPEC_COLUMNS}, j.job_id, j.next_run_at, s.type, s.value, s.cron, "
         f"s.timezone, s.is_repeat FROM {_SPEC_FROM} "
         f"WHERE j.is_active AND j.next_run_at <= ? AND {_LEASE_FREE} "
-        "ORDER BY j.next_run_at LIMIT ?" + (" FOR UPDATE OF j SKIP LOCKED" if is_postgres()
-                                             else ""),
+        "ORDER BY j.next_run_at LIMIT ?" + _skip_locked(),
         (now, _lapse_cutoff(now), limit)).fetchall()
-    planned: dict[int, Claim] = {}
+    planned: dict[int, RunStart] = {}
     values: list[Any] = []
     for row in rows:
         spec, old_job_id, due = _spec(row), row[11], _time(row[12])
@@ -184,9 +193,8 @@ def claim_due(node: str, now: datetime, limit: int, lease_seconds: int) -> list[
             execute("UPDATE jobs SET next_run_at = NULL WHERE id = ? AND job_id = ?",
                      (spec.pk, old_job_id))
             continue
-        job_id = str(uuid.uuid4())
-        planned[spec.pk] = Claim(spec, job_id, scheduled)
-        values += (spec.pk, old_job_id, following, job_id)
+        planned[spec.pk] = RunStart(spec, old_job_id, 1, scheduled)
+        values += (spec.pk, old_job_id, following, str(uuid.uuid4()))
     if not planned:
         return []
     row_marks = f"(?, ?, {_cast('?', 'TIMESTAMP')}, ?)"
@@ -201,6 +209,43 @@ def claim_due(node: str, now: datetime, limit: int, lease_seconds: int) -> list[
          _lapse_cutoff(now))).fetchall()
     winners = {row[0] for row in won}
     return [claim for pk, claim in planned.items() if pk in winners]
+
+
+def claim_requested(node: str, now: datetime, limit: int, lease_seconds: int,
+                    ) -> list[RunStart]:
+    """Start up to ``limit`` waiting run-now requests (oldest first); call inside
+    ``transaction()``.
+
+    Like ``claim_due``: candidates are jobs with a request and a free lease, read with
+    ``LIMIT`` (a pass never walks the whole queue); one guarded UPDATE clears each
+    request and takes the lease if the request is still the one read. A request whose
+    job is running waits on the job until its run ends (the lease is free again).
+    """
+    if limit <= 0:
+        return []
+    rows = execute(
+        f"SELECT {_SPEC_COLUMNS}, j.run_requested_id, j.run_requested_at FROM {_SPEC_FROM} "
+        f"WHERE j.run_requested_id IS NOT NULL AND {_LEASE_FREE} "
+        "ORDER BY j.run_requested_at LIMIT ?" + _skip_locked(),
+        (_lapse_cutoff(now), limit)).fetchall()
+    if not rows:
+        return []
+    requested = {row[0]: RunStart(_spec(row), row[11], 1, _time(row[12]) or now, manual=True)
+                 for row in rows}
+    won = execute(
+        f"WITH v (id, run_id) AS (VALUES {', '.join(['(?, ?)'] * len(requested))}) "
+        "UPDATE jobs SET run_requested_id = NULL, run_requested_at = NULL, lease_owner = ?, "
+        "lease_expires_at = ? FROM v WHERE jobs.id = v.id AND jobs.run_requested_id = v.run_id "
+        "AND (jobs.lease_owner IS NULL OR jobs.lease_expires_at < ?) RETURNING jobs.id",
+        (*[value for start in requested.values() for value in (start.spec.pk, start.job_id)],
+         node, now + timedelta(seconds=lease_seconds), _lapse_cutoff(now))).fetchall()
+    return [requested[row[0]] for row in won]
+
+
+def _skip_locked() -> str:
+    """PostgreSQL: nodes claiming at the same instant take different jobs instead of
+    waiting on each other's row locks."""
+    return " FOR UPDATE OF j SKIP LOCKED" if is_postgres() else ""
 
 
 def _cast(expression: str, sql_type: str) -> str:
@@ -254,32 +299,16 @@ def renew_leases(node: str, now: datetime, lease_seconds: int) -> None:
              (now + timedelta(seconds=lease_seconds), node))
 
 
-def open_attempt(spec: JobSpec, job_id: str, attempt: int, scheduled_at: datetime,
-                 now: datetime) -> int:
-    """Write the record of an attempt about to start; returns its id."""
-    values = (spec.pk, job_id, f"{spec.name} [{spec.pk}-{job_id}]", attempt, scheduled_at,
-              now, now, now)
-    text = ("INSERT INTO job_results (fetch_id, job_id, name, attempt, scheduled_at, "
-            "started_at, created_at, updated_at, response_headers, response_truncated, "
-            "success) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '{}', FALSE, FALSE)")
-    if is_postgres():
-        return execute(text + " RETURNING id", values).fetchone()[0]
-    return execute(text, values).lastrowid
-
-
-def open_attempts(starts: list[tuple[JobSpec, str, int, datetime]],
-                  now: datetime) -> list[int]:
-    """Write the records of attempts about to start, in one statement; their ids.
-
-    ``starts`` holds (job, job_id, attempt number, scheduled_at); the ids come back in
-    that order.
-    """
+def open_attempts(starts: list[RunStart], now: datetime) -> list[int]:
+    """Write the records of attempts about to start, in one statement; their ids, in the
+    order of ``starts``."""
     if not starts:
         return []
     values: list[Any] = []
-    for spec, job_id, attempt, scheduled_at in starts:
-        values += (spec.pk, job_id, f"{spec.name} [{spec.pk}-{job_id}]", attempt,
-                   scheduled_at, now, now, now)
+    for start in starts:
+        spec, job_id = start.spec, start.job_id
+        values += (spec.pk, job_id, f"{spec.name} [{spec.pk}-{job_id}]", start.number,
+                   start.scheduled_at, now, now, now)
     marks = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, '{}', FALSE, FALSE)"] * len(starts))
     rows = execute(
         "INSERT INTO job_results (fetch_id, job_id, name, attempt, scheduled_at, "
@@ -287,7 +316,7 @@ def open_attempts(starts: list[tuple[JobSpec, str, int, datetime]],
         f"success) VALUES {marks} RETURNING id, job_id, attempt", values).fetchall()
     # RETURNING promises no order: match the rows by run and attempt.
     ids = {(job_id, attempt): pk for pk, job_id, attempt in rows}
-    return [ids[(job_id, attempt)] for _, job_id, attempt, _ in starts]
+    return [ids[(start.job_id, start.number)] for start in starts]
 
 
 def finish_attempts(records: list[Finished], node: str, now: datetime) -> None:
@@ -402,23 +431,28 @@ def reschedule_on_start(now: datetime, misfire: str, grace: timedelta) -> int:
         except (ValueError, KeyError, StopIteration) as exc:
             log.error("job %s: cannot compute its next run (%s)", pk, exc)
             continue
-        changed += execute(
-            "UPDATE jobs SET next_run_at = ?, job_id = ? WHERE id = ? AND job_id = ?",
-            (following, str(uuid.uuid4()), pk, job_id)).rowcount
+        # The job keeps its job_id: the run it names is the one now due at ``following``.
+        changed += execute("UPDATE jobs SET next_run_at = ? WHERE id = ? AND job_id = ?",
+                           (following, pk, job_id)).rowcount
     return changed
 
 
 def earliest_due() -> datetime | None:
-    """The earliest due time of an active job whose lease is free."""
-    row = execute("SELECT MIN(next_run_at) FROM jobs WHERE is_active "
-                   "AND next_run_at IS NOT NULL AND lease_owner IS NULL").fetchone()
-    return _time(row[0]) if row else None
+    """The earliest due time of an active job, or of a run-now request, whose lease is
+    free (two index lookups)."""
+    row = execute(
+        "SELECT (SELECT MIN(next_run_at) FROM jobs WHERE is_active AND next_run_at IS NOT "
+        "NULL AND lease_owner IS NULL), (SELECT MIN(run_requested_at) FROM jobs WHERE "
+        "run_requested_id IS NOT NULL AND lease_owner IS NULL)").fetchone()
+    times = [_time(value) for value in row or () if value is not None]
+    return min(times) if times else None
 
 
 def count_due(now: datetime) -> int:
-    """Runs that are due and not claimed (waiting for a worker)."""
-    return execute(f"SELECT COUNT(*) FROM jobs j WHERE j.is_active AND j.next_run_at <= ? "
-                    f"AND {_LEASE_FREE}", (now, now)).fetchone()[0]
+    """Runs that are due or asked for and not claimed (waiting for a worker)."""
+    return execute(f"SELECT COUNT(*) FROM jobs j WHERE ((j.is_active AND j.next_run_at <= ?) "
+                   f"OR j.run_requested_id IS NOT NULL) AND {_LEASE_FREE}",
+                   (now, now)).fetchone()[0]
 
 
 def count_active() -> int:
