@@ -66,6 +66,7 @@ def test_misfire_policy_for_runs_missed_while_down(start_server, http_target, po
     # passed 0.1 s ago, the next comes 0.9 s from now.
     now = utcnow()
     Job.update(next_run_at=now - timedelta(seconds=10.1)).where(Job.id == j["id"]).execute()
+    shown = Job.get_by_id(j["id"]).job_id
     engine = started_engine(server)
     try:
         first, second = finished(server, j["id"], 2, timeout=10)[:2]
@@ -74,6 +75,7 @@ def test_misfire_policy_for_runs_missed_while_down(start_server, http_target, po
     latest_missed = now - timedelta(seconds=0.1)
     expected = latest_missed if policy == "run_once" else latest_missed + timedelta(seconds=1)
     assert parse_iso(first["scheduled_at"]) == expected    # run_once: one catch-up run
+    assert first["job_id"] == shown   # the run the job named before the restart
     assert parse_iso(second["scheduled_at"]) == expected + timedelta(seconds=1)
     missed_runs = [r for r in results(server, j["id"]) if parse_iso(r["scheduled_at"]) < now]
     assert len(missed_runs) == (1 if policy == "run_once" else 0)   # never a burst

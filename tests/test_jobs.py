@@ -28,8 +28,8 @@ def test_create_job_with_defaults(server):
     assert set(job) == JOB_FIELDS
     assert {k: job[k] for k in ("type", "method", "topic", "payload", "description",
                                 "header_id", "is_active", "last_run_at", "last_status",
-                                "running", "timeout_seconds", "max_attempts", "retry_backoff_seconds",
-                                "expected_status")} == {
+                                "running", "timeout_seconds", "max_attempts",
+                                "retry_backoff_seconds", "expected_status")} == {
         "type": "rest", "method": "get", "topic": None, "payload": None, "description": "",
         "header_id": None, "is_active": True, "last_run_at": None, "last_status": None,
         "running": False, "timeout_seconds": 10, "max_attempts": 1, "retry_backoff_seconds": 5,

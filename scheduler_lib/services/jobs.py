@@ -26,9 +26,9 @@ from . import access
 from .headers import usable_preset
 from .schedules import plan_next_run, usable_schedule
 
-__all__ = ["JOB_TYPES", "METHODS", "STATUS_CLASSES", "list_jobs", "create_job", "get_job",
-           "get_job_by_run_id", "update_job", "delete_job", "request_run", "payload_text",
-           "check_expected_status"]
+__all__ = ["JOB_TYPES", "METHODS", "STATUS_CLASSES", "list_jobs", "jobs_json", "create_job",
+           "get_job", "get_job_by_run_id", "update_job", "delete_job", "request_run",
+           "payload_text", "check_expected_status"]
 
 JOB_TYPES = {"rest": ("http", "https"), "websocket": ("ws", "wss")}
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -87,9 +87,14 @@ def list_jobs(user: User, query: dict[str, Any]) -> tuple[list[dict[str, Any]], 
     if not access.check_all_flag(user, query):
         member_of = JobMember.select(JobMember.fetch_id).where(JobMember.user == user.id)
         rows = rows.where(Job.id.in_(member_of))
-    page = list(rows.limit(query["limit"]).offset(query["offset"]).dicts())
-    running = running_jobs([row["id"] for row in page])
-    return [job_json(row, running=row["id"] in running) for row in page], rows.count()
+    return jobs_json(rows.limit(query["limit"]).offset(query["offset"])), rows.count()
+
+
+def jobs_json(query: peewee.ModelSelect) -> list[dict[str, Any]]:
+    """The JSON shapes of the jobs ``query`` selects (with one query for ``running``)."""
+    rows = list(query.dicts())
+    running = running_jobs([row["id"] for row in rows])
+    return [job_json(row, running=row["id"] in running) for row in rows]
 
 
 def create_job(ctx: AppContext, user: User, body: dict[str, Any]) -> Job:
