@@ -37,10 +37,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from ..config import Settings
-from ..db import database, is_postgres
+from ..db import database
 from ..metrics import ACTIVE_JOBS, RUNS_WAITING
 from ..timeutil import utcnow
 from . import claims, runner, store, wakeups
+from .backend import backend
 from .retention import RetentionTask
 
 __all__ = ["Engine", "MAX_WAIT"]
@@ -57,7 +58,6 @@ BUSY_PASS_GAP = 0.01
 SWITCH_INTERVAL = 0.001  # the interpreter's thread switch interval while an engine runs
 GAUGE_PERIOD = 5.0      # how often the active-jobs gauge is refreshed
 MISFIRE_GRACE = timedelta(seconds=1)
-STOPPED_ERROR = "interrupted: the scheduler was stopped before this run finished"
 
 
 class _WorkerPool:
@@ -178,7 +178,7 @@ class Engine:
         self._thread = threading.Thread(target=self._loop, name="dispatcher", daemon=True)
         self._thread.start()
         self.retention.start()
-        if is_postgres():
+        if backend().several_nodes:   # other nodes' API changes wake this one too
             self._listener = wakeups.Listener(self._wake.set)
             self._listener.start()
 
@@ -208,7 +208,9 @@ class Engine:
             self._record_finished(self.clock())
             with store.transaction():
                 abandoned = list(self._running)
-                store.fail_attempts(abandoned, STOPPED_ERROR, self.clock())
+                store.fail_attempts(abandoned, store.interrupted_error(
+                    f"node {self.node_id}", "; the shutdown grace period ended"),
+                    self.clock())
                 store.release_all(self.node_id)
             if abandoned:
                 log.warning("%d run(s) did not finish before the shutdown", len(abandoned))
@@ -260,11 +262,13 @@ class Engine:
             self.last_tick = time.monotonic()
             try:
                 now = self.clock()
+                failed = 0
                 with store.transaction():
-                    if not is_postgres():
+                    # Several nodes: the passes repeat other nodes' interrupted runs
+                    # (claims.py). One node: whatever it left is its own.
+                    if not backend().several_nodes:
                         store.take_over_leases()
-                    # PostgreSQL: the passes repeat other nodes' interrupted runs (claims.py).
-                    failed = 0 if is_postgres() else store.recover_interrupted(now)
+                        failed = store.recover_interrupted(now)
                     moved = store.reschedule_on_start(
                         now, self.settings.scheduler.misfire, MISFIRE_GRACE)
                 if failed or moved:
@@ -292,7 +296,7 @@ class Engine:
                     self._next_renew = mono + self.lease_seconds / 3
                 free = self._free_workers()
                 if mono >= self._next_recovery:
-                    if is_postgres():   # several nodes: run again what a dead node left
+                    if backend().several_nodes:   # run again what a dead node left
                         attempts += claims.take_over_interrupted(self.node_id, now, free,
                                                                  self.lease_seconds)
                         self._next_recovery = mono + claims.TAKEOVER_PERIOD

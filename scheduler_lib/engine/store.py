@@ -34,18 +34,29 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .. import timing
-from ..db import database, is_postgres
+from ..db import database
+from .backend import backend
 
-__all__ = ["JobSpec", "RunStart", "Finished", "transaction", "claim_due", "claim_requested",
-           "acquire_lease",
-           "release_lease", "release_all", "renew_leases", "open_attempts",
-           "finish_attempts",
-           "load_spec", "execute", "recover_interrupted", "take_over_leases", "reschedule_on_start",
-           "earliest_due", "count_due", "count_active", "plan_run"]
+__all__ = [
+    "JobSpec", "RunStart", "Finished", "SPEC_COLUMNS", "SPEC_FROM", "interrupted_error",
+    "execute", "as_datetime", "job_spec", "transaction", "plan_run",
+    "claim_due", "claim_requested", "acquire_lease", "holds_lease", "job_exists", "load_spec",
+    "release_lease", "release_all", "release_idle_leases", "renew_leases", "take_over_leases",
+    "open_attempts", "finish_attempts", "fail_attempts", "recover_interrupted",
+    "reschedule_on_start", "earliest_due", "count_due", "count_active",
+]
 
 log = logging.getLogger("scheduler.engine")
 
-INTERRUPTED = "interrupted: the scheduler stopped before this run finished"
+
+def interrupted_error(who: str, then: str = "") -> str:
+    """The error recorded on an attempt that will not finish: ``who`` stopped first.
+
+    The one source of these messages: "interrupted: the scheduler stopped before this
+    run finished", "interrupted: node n1 stopped before this run finished; retried as
+    attempt 2", …
+    """
+    return f"interrupted: {who} stopped before this run finished{then}"
 
 
 @dataclass(frozen=True)
@@ -91,13 +102,13 @@ class Finished:
     release: bool          # the run ends with this attempt: give the job's lease back
 
 
-_SPEC_COLUMNS = ("j.id, j.name, j.type, j.endpoint, j.method, j.payload, h.headers, "
-                 "j.timeout_seconds, j.max_attempts, j.retry_backoff_seconds, "
-                 "j.expected_status")
-_SPEC_FROM = ("jobs j JOIN schedules s ON s.id = j.execute_id "
-              "LEFT JOIN header_presets h ON h.id = j.header_id")
+# What ``job_spec`` reads, from a query on ``SPEC_FROM`` (other columns may follow).
+SPEC_COLUMNS = ("j.id, j.name, j.type, j.endpoint, j.method, j.payload, h.headers, "
+                "j.timeout_seconds, j.max_attempts, j.retry_backoff_seconds, "
+                "j.expected_status")
+SPEC_FROM = ("jobs j JOIN schedules s ON s.id = j.execute_id "
+             "LEFT JOIN header_presets h ON h.id = j.header_id")
 _LEASE_FREE = "(j.lease_owner IS NULL OR j.lease_expires_at < ?)"
-_NEVER = datetime(1970, 1, 1)
 
 
 def _sql(text: str) -> str:
@@ -105,16 +116,19 @@ def _sql(text: str) -> str:
 
 
 def execute(text: str, params: Iterable[Any] = ()) -> Any:
+    """Run one statement written with ``?`` marks on the open database; its cursor."""
     return database.execute_sql(_sql(text), tuple(params))
 
 
-def _time(value: Any) -> datetime | None:
+def as_datetime(value: Any) -> datetime | None:
+    """A timestamp column's value as a datetime (SQLite returns text)."""
     if value is None or isinstance(value, datetime):
         return value
     return datetime.fromisoformat(str(value))
 
 
-def _spec(row: tuple[Any, ...]) -> JobSpec:
+def job_spec(row: tuple[Any, ...]) -> JobSpec:
+    """The JobSpec of a row that starts with ``SPEC_COLUMNS``."""
     headers = row[6]
     expected = row[10]
     return JobSpec(
@@ -146,16 +160,6 @@ def plan_run(kind: str, value: int | None, cron: str | None, zone: str, is_repea
     return scheduled, timing.next_due(kind, value, cron, zone, scheduled, now)
 
 
-def _lapse_cutoff(now: datetime) -> datetime:
-    """Leases that expired before this count as free.
-
-    On SQLite (one node) that is any expired lease. On PostgreSQL none: a node that
-    died left its runs in flight, and ``claims.take_over_interrupted`` runs them again
-    (or releases the lease) before the job can be claimed anew.
-    """
-    return _NEVER if is_postgres() else now
-
-
 def claim_due(node: str, now: datetime, limit: int, lease_seconds: int) -> list[RunStart]:
     """Claim up to ``limit`` due runs for ``node``; call inside ``transaction()``.
 
@@ -175,15 +179,15 @@ def claim_due(node: str, now: datetime, limit: int, lease_seconds: int) -> list[
     if limit <= 0:
         return []
     rows = execute(
-        f"SELECT {_SPEC_COLUMNS}, j.job_id, j.next_run_at, s.type, s.value, s.cron, "
-        f"s.timezone, s.is_repeat FROM {_SPEC_FROM} "
+        f"SELECT {SPEC_COLUMNS}, j.job_id, j.next_run_at, s.type, s.value, s.cron, "
+        f"s.timezone, s.is_repeat FROM {SPEC_FROM} "
         f"WHERE j.is_active AND j.next_run_at <= ? AND {_LEASE_FREE} "
-        "ORDER BY j.next_run_at LIMIT ?" + _skip_locked(),
-        (now, _lapse_cutoff(now), limit)).fetchall()
+        "ORDER BY j.next_run_at LIMIT ?" + backend().lock_candidates,
+        (now, backend().lease_cutoff(now), limit)).fetchall()
     planned: dict[int, RunStart] = {}
     values: list[Any] = []
     for row in rows:
-        spec, old_job_id, due = _spec(row), row[11], _time(row[12])
+        spec, old_job_id, due = job_spec(row), row[11], as_datetime(row[12])
         try:
             scheduled, following = plan_run(row[13], row[14], row[15], row[16],
                                             bool(row[17]), due, now)
@@ -197,7 +201,7 @@ def claim_due(node: str, now: datetime, limit: int, lease_seconds: int) -> list[
         values += (spec.pk, old_job_id, following, str(uuid.uuid4()))
     if not planned:
         return []
-    row_marks = f"(?, ?, {_cast('?', 'TIMESTAMP')}, ?)"
+    row_marks = f"(?, ?, {backend().typed('?', 'TIMESTAMP')}, ?)"
     won = execute(
         f"WITH v (id, old_job_id, next_at, new_job_id) AS (VALUES "
         f"{', '.join([row_marks] * len(planned))}) "
@@ -206,7 +210,7 @@ def claim_due(node: str, now: datetime, limit: int, lease_seconds: int) -> list[
         "AND jobs.is_active AND jobs.next_run_at <= ? "
         "AND (jobs.lease_owner IS NULL OR jobs.lease_expires_at < ?) RETURNING jobs.id",
         (*values, node, now + timedelta(seconds=lease_seconds), now,
-         _lapse_cutoff(now))).fetchall()
+         backend().lease_cutoff(now))).fetchall()
     winners = {row[0] for row in won}
     return [claim for pk, claim in planned.items() if pk in winners]
 
@@ -224,34 +228,22 @@ def claim_requested(node: str, now: datetime, limit: int, lease_seconds: int,
     if limit <= 0:
         return []
     rows = execute(
-        f"SELECT {_SPEC_COLUMNS}, j.run_requested_id, j.run_requested_at FROM {_SPEC_FROM} "
+        f"SELECT {SPEC_COLUMNS}, j.run_requested_id, j.run_requested_at FROM {SPEC_FROM} "
         f"WHERE j.run_requested_id IS NOT NULL AND {_LEASE_FREE} "
-        "ORDER BY j.run_requested_at LIMIT ?" + _skip_locked(),
-        (_lapse_cutoff(now), limit)).fetchall()
+        "ORDER BY j.run_requested_at LIMIT ?" + backend().lock_candidates,
+        (backend().lease_cutoff(now), limit)).fetchall()
     if not rows:
         return []
-    requested = {row[0]: RunStart(_spec(row), row[11], 1, _time(row[12]) or now, manual=True)
-                 for row in rows}
+    requested = {row[0]: RunStart(job_spec(row), row[11], 1, as_datetime(row[12]) or now,
+                                  manual=True) for row in rows}
     won = execute(
         f"WITH v (id, run_id) AS (VALUES {', '.join(['(?, ?)'] * len(requested))}) "
         "UPDATE jobs SET run_requested_id = NULL, run_requested_at = NULL, lease_owner = ?, "
         "lease_expires_at = ? FROM v WHERE jobs.id = v.id AND jobs.run_requested_id = v.run_id "
         "AND (jobs.lease_owner IS NULL OR jobs.lease_expires_at < ?) RETURNING jobs.id",
         (*[value for start in requested.values() for value in (start.spec.pk, start.job_id)],
-         node, now + timedelta(seconds=lease_seconds), _lapse_cutoff(now))).fetchall()
+         node, now + timedelta(seconds=lease_seconds), backend().lease_cutoff(now))).fetchall()
     return [requested[row[0]] for row in won]
-
-
-def _skip_locked() -> str:
-    """PostgreSQL: nodes claiming at the same instant take different jobs instead of
-    waiting on each other's row locks."""
-    return " FOR UPDATE OF j SKIP LOCKED" if is_postgres() else ""
-
-
-def _cast(expression: str, sql_type: str) -> str:
-    """``expression`` as ``sql_type`` on PostgreSQL, where a column of VALUES holding only
-    NULLs would be text; SQLite keeps the value as bound."""
-    return f"CAST({expression} AS {sql_type})" if is_postgres() else expression
 
 
 def acquire_lease(job_pk: int, node: str, now: datetime, lease_seconds: int,
@@ -261,7 +253,8 @@ def acquire_lease(job_pk: int, node: str, now: datetime, lease_seconds: int,
         "UPDATE jobs SET lease_owner = ?, lease_expires_at = ? WHERE id = ? "
         "AND (lease_owner IS NULL OR lease_expires_at < ?)"
         + (" AND is_active" if active_only else ""),
-        (node, now + timedelta(seconds=lease_seconds), job_pk, _lapse_cutoff(now))).rowcount
+        (node, now + timedelta(seconds=lease_seconds), job_pk,
+         backend().lease_cutoff(now))).rowcount
     return load_spec(job_pk) if won == 1 else None
 
 
@@ -277,20 +270,34 @@ def job_exists(job_pk: int) -> bool:
 
 
 def load_spec(job_pk: int) -> JobSpec | None:
-    row = execute(f"SELECT {_SPEC_COLUMNS} FROM {_SPEC_FROM} WHERE j.id = ?",
+    row = execute(f"SELECT {SPEC_COLUMNS} FROM {SPEC_FROM} WHERE j.id = ?",
                    (job_pk,)).fetchone()
-    return _spec(row) if row else None
+    return job_spec(row) if row else None
+
+
+def _release(condition: str, params: Iterable[Any] = ()) -> int:
+    """Give back the leases of the jobs matching ``condition``; how many there were.
+    Every release of a lease goes through here."""
+    return execute("UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL "
+                   f"WHERE {condition}", params).rowcount
 
 
 def release_lease(job_pk: int, node: str) -> None:
-    execute("UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL "
-             "WHERE id = ? AND lease_owner = ?", (job_pk, node))
+    _release("id = ? AND lease_owner = ?", (job_pk, node))
 
 
 def release_all(node: str) -> int:
     """Give back every lease of ``node`` (graceful stop)."""
-    return execute("UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL "
-                    "WHERE lease_owner = ?", (node,)).rowcount
+    return _release("lease_owner = ?", (node,))
+
+
+def release_idle_leases(node: str, now: datetime) -> int:
+    """Give back the expired leases of other nodes that have no attempt in flight (the
+    node died between two attempts of a run, or right after claiming it)."""
+    return _release(
+        "lease_owner IS NOT NULL AND lease_owner <> ? AND lease_expires_at < ? AND NOT "
+        "EXISTS (SELECT 1 FROM job_results r WHERE r.fetch_id = jobs.id AND "
+        "r.finished_at IS NULL AND r.started_at IS NOT NULL)", (node, now))
 
 
 def renew_leases(node: str, now: datetime, lease_seconds: int) -> None:
@@ -320,62 +327,18 @@ def open_attempts(starts: list[RunStart], now: datetime) -> list[int]:
 
 
 def finish_attempts(records: list[Finished], node: str, now: datetime) -> None:
-    """Complete attempt records, update their jobs, release finished runs' leases.
+    """Record the end of attempts: complete their results, update their jobs' last run,
+    and give back the leases of the runs that ended (``Finished.release``).
 
-    SQLite: three ``executemany`` for the batch (in process, cheap). PostgreSQL: two
-    ``UPDATE … FROM (VALUES …)`` statements for the whole batch, sent in one round
-    trip.
+    A few statements for the whole batch (``Backend.write_finished``); this is the one
+    transaction in which a run's end is recorded.
     """
     if not records:
         return
-    if is_postgres():
-        _finish_postgres(records, node, now)
-        return
-    cursor = database.cursor()
-    cursor.executemany(
-        "UPDATE job_results SET status_code = ?, response = ?, response_headers = ?, "
-        "response_truncated = ?, error = ?, success = ?, started_at = ?, finished_at = ?, "
-        "duration_ms = ?, updated_at = ? WHERE id = ?",
-        [(r.status_code, r.response, json.dumps(r.response_headers), r.response_truncated,
-          r.error, r.success, r.started_at, r.finished_at, r.duration_ms, now, r.result_pk)
-         for r in records])
-    cursor.executemany("UPDATE jobs SET last_run_at = ?, last_status = ? WHERE id = ?",
-                       [(r.started_at, "success" if r.success else "failure", r.job_pk)
-                        for r in records])
-    released = [(r.job_pk, node) for r in records if r.release]
-    if released:
-        cursor.executemany("UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL "
-                           "WHERE id = ? AND lease_owner = ?", released)
-
-
-# Every value cast: a column of VALUES holding only NULLs would otherwise be text.
-_RESULT_ROW = ("(%s::bigint, %s::integer, %s::text, %s::text, %s::boolean, %s::text, "
-               "%s::boolean, %s::timestamp, %s::timestamp, %s::integer)")
-_JOB_ROW = "(%s::bigint, %s::timestamp, %s::text, %s::boolean)"
-
-
-def _finish_postgres(records: list[Finished], node: str, now: datetime) -> None:
-    results: list[Any] = [now]
-    jobs: list[Any] = [node, node]
-    for r in records:
-        results += (r.result_pk, r.status_code, r.response, json.dumps(r.response_headers),
-                    r.response_truncated, r.error, r.success, r.started_at, r.finished_at,
-                    r.duration_ms)
-        jobs += (r.job_pk, r.started_at, "success" if r.success else "failure", r.release)
-    database.execute_sql(
-        "UPDATE job_results SET status_code = v.status_code, response = v.response, "
-        "response_headers = v.headers, response_truncated = v.truncated, error = v.error, "
-        "success = v.success, started_at = v.started_at, finished_at = v.finished_at, "
-        "duration_ms = v.duration_ms, updated_at = %s FROM (VALUES "
-        f"{', '.join([_RESULT_ROW] * len(records))}) AS v (id, status_code, response, "
-        "headers, truncated, error, success, started_at, finished_at, duration_ms) "
-        "WHERE job_results.id = v.id; "
-        "UPDATE jobs SET last_run_at = v.started_at, last_status = v.status, "
-        "lease_owner = CASE WHEN v.release AND jobs.lease_owner = %s THEN NULL "
-        "ELSE jobs.lease_owner END, lease_expires_at = CASE WHEN v.release AND "
-        "jobs.lease_owner = %s THEN NULL ELSE jobs.lease_expires_at END FROM (VALUES "
-        f"{', '.join([_JOB_ROW] * len(records))}) AS v (id, started_at, status, release) "
-        "WHERE jobs.id = v.id", (*results, *jobs))
+    backend().write_finished(records, now)
+    ended = [r.job_pk for r in records if r.release]
+    if ended:
+        _release(f"id IN ({', '.join('?' * len(ended))}) AND lease_owner = ?", (*ended, node))
 
 
 def fail_attempts(result_pks: list[int], error: str, now: datetime) -> int:
@@ -395,14 +358,13 @@ def recover_interrupted(now: datetime) -> int:
         "UPDATE job_results SET success = FALSE, error = ?, finished_at = ?, updated_at = ? "
         "WHERE finished_at IS NULL AND started_at IS NOT NULL AND fetch_id IN "
         "(SELECT j.id FROM jobs j WHERE " + _LEASE_FREE + ")",
-        (INTERRUPTED, now, now, now)).rowcount
+        (interrupted_error("the scheduler"), now, now, now)).rowcount
 
 
 def take_over_leases() -> int:
     """Drop every lease: on SQLite one node serves the database, so any lease found at
     start-up belongs to a process that is gone."""
-    return execute("UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL "
-                    "WHERE lease_owner IS NOT NULL").rowcount
+    return _release("lease_owner IS NOT NULL")
 
 
 def reschedule_on_start(now: datetime, misfire: str, grace: timedelta) -> int:
@@ -420,7 +382,7 @@ def reschedule_on_start(now: datetime, misfire: str, grace: timedelta) -> int:
         "AND ((j.next_run_at IS NULL AND (s.is_repeat OR j.last_run_at IS NULL)) "
         "OR j.next_run_at < ?)", (now - grace,)).fetchall()
     for pk, job_id, due, kind, value, cron, zone, is_repeat in rows:
-        due = _time(due)
+        due = as_datetime(due)
         try:
             if due is None:
                 following = timing.first_due(kind, value, cron, zone, now)
@@ -444,7 +406,7 @@ def earliest_due() -> datetime | None:
         "SELECT (SELECT MIN(next_run_at) FROM jobs WHERE is_active AND next_run_at IS NOT "
         "NULL AND lease_owner IS NULL), (SELECT MIN(run_requested_at) FROM jobs WHERE "
         "run_requested_id IS NOT NULL AND lease_owner IS NULL)").fetchone()
-    times = [_time(value) for value in row or () if value is not None]
+    times = [as_datetime(value) for value in row or () if value is not None]
     return min(times) if times else None
 
 
