@@ -1,7 +1,8 @@
 """The engine's database work: claiming runs, leases, and the records of attempts.
 
 All engine SQL lives here, in the common SQL of SQLite and PostgreSQL, as plain
-statements (no ORM objects in the hot path). Every function runs in the calling
+statements (no ORM objects in the hot path); what differs between the two is asked
+of ``backend.backend()``. Every function runs in the calling
 thread's connection; the dispatcher wraps a pass in ``transaction()`` so that the
 records of the attempts that finished, the claims of the pass and the records of the
 attempts it starts commit together, in one short write, with a few statements
