@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.deps-stamp
 
-.PHONY: run test lint deps binary footprint
+.PHONY: run test lint deps docs binary footprint
 
 $(STAMP): requirements.txt
 	python3 -m venv $(VENV)
@@ -17,11 +17,15 @@ run: $(STAMP)
 	$(PY) scheduler.py serve
 
 test: $(STAMP)
-	$(PY) -m ruff check scheduler_lib scheduler.py tests
+	$(PY) -m ruff check scheduler_lib scheduler.py tests tools
 	$(PY) -m pytest -q -n 2
 
 lint: $(STAMP)
-	$(PY) -m ruff check scheduler_lib scheduler.py tests
+	$(PY) -m ruff check scheduler_lib scheduler.py tests tools
+
+# docs/configuration.md and docs/cli.md from the options table and the Click commands.
+docs: $(STAMP)
+	$(PY) -m tools.docgen
 
 # The one-file executable dist/scheduler (scheduler.spec), and its footprint figures.
 binary: $(STAMP)
