@@ -6,15 +6,13 @@ The options table (``scheduler_lib.config.OPTIONS``) and the Click commands
     .venv/bin/python -m tools.docgen          (or: make docs)
 
 from the checkout. ``tests/test_docs.py`` fails when a committed file differs from what
-this writes. ``--check`` exits 1 and names the stale files instead of writing.
+this writes, and says to run it.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -144,8 +142,9 @@ def render_configuration() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _commands(group: click.Group, ctx: click.Context) -> Iterator[tuple[click.Command,
-                                                                         click.Context]]:
+def _commands(group: click.Group,
+              ctx: click.Context) -> Iterator[tuple[click.Command, click.Context]]:
+    """Every command under ``group``, depth first, each with its own context."""
     for name in group.list_commands(ctx):
         command = group.get_command(ctx, name)
         assert command is not None
@@ -160,8 +159,7 @@ def _parameter_rows(command: click.Command, ctx: click.Context) -> list[str]:
     for param in command.get_params(ctx):
         if isinstance(param, click.Argument):   # shown in the usage line
             continue
-        record: Any = param.get_help_record(ctx)
-        names, help_text = record
+        names, help_text = param.get_help_record(ctx) or ("", "")
         rows.append(f"| `{names}` | {_cell(help_text)} |")
     return rows
 
@@ -196,23 +194,11 @@ def _help_text(command: click.Command) -> str:
 GENERATED = {"docs/configuration.md": render_configuration, "docs/cli.md": render_cli}
 
 
-def stale_files() -> list[str]:
-    """The generated files whose committed text differs from what the code gives."""
-    return [path for path, render in GENERATED.items()
-            if not (ROOT / path).exists() or (ROOT / path).read_text() != render()]
-
-
-def main(argv: list[str]) -> int:
-    if "--check" in argv:
-        stale = stale_files()
-        for path in stale:
-            print(f"{path} is stale: regenerate it with `{REGENERATE}`", file=sys.stderr)
-        return 1 if stale else 0
+def main() -> None:
     for path, render in GENERATED.items():
         (ROOT / path).write_text(render())
         print(f"wrote {path}")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    main()
