@@ -2,9 +2,11 @@
 
 ``Engine`` (dispatcher and event loop) runs inside ``serve``, in a child process of
 its own by default (``process``); ``run_job_now`` runs one job synchronously (the
-CLI's ``jobs run``). See ``store`` for how runs are claimed, ``runner`` for what one
-attempt does, ``attempts`` for the event loop running them, ``executors`` for the
-HTTP and WebSocket clients, ``retention`` for pruning old results.
+CLI's ``jobs run``). See ``store`` for how runs are claimed, ``claims`` for taking
+over a dead node's runs, ``backend`` for what differs between SQLite and PostgreSQL,
+``runner`` for what one attempt does, ``attempts`` for the event loop running them,
+``executors`` for the HTTP and WebSocket clients, ``retention`` for pruning old
+results.
 
 Both names are imported on first use: the API process of ``serve`` needs only
 ``process`` and never loads the HTTP clients.

@@ -8,8 +8,9 @@ starts the engine as a child process (the same executable, hidden command
 
 - The parent writes the settings to the child's stdin (one JSON line, so secrets
   never appear in a command line or an environment), then one line per message:
-  ``wake`` (jobs changed through the API), ``run <job pk> <job_id>`` (a run-now),
-  ``stop`` (drain and exit), ``metrics`` (send the engine's metrics).
+  ``wake`` (jobs changed, or a run asked for, through the API: run-now requests wait
+  in the database), ``stop`` (drain and exit), ``metrics`` (send the engine's
+  metrics).
 - The child answers on its stdout, one JSON line per message: ``{"tick": age}``
   twice a second (seconds since the dispatcher's last pass, for ``/readyz``) and
   ``{"metrics": text}``. Its log lines go to the shared stderr.
@@ -36,7 +37,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import IO, Any
 
@@ -81,11 +81,6 @@ class EngineProcess:
 
     def wake(self) -> None:
         self._send("wake")
-
-    def run_now(self, job_pk: int) -> str:
-        job_id = str(uuid.uuid4())
-        self._send(f"run {int(job_pk)} {job_id}")
-        return job_id
 
     @property
     def alive(self) -> bool:
@@ -231,12 +226,9 @@ def run_child(stdin: IO[bytes], stdout: IO[bytes]) -> int:
 
     def listen() -> None:
         for raw in stdin:
-            command, _, rest = raw.decode().strip().partition(" ")
+            command = raw.decode().strip()
             if command == "wake":
                 engine.wake()
-            elif command == "run":
-                pk, job_id = rest.split()
-                engine.run_now(int(pk), job_id)
             elif command == "metrics":
                 send({"metrics": generate_latest(engine_families()).decode()})
             elif command == "stop":
