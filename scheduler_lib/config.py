@@ -55,7 +55,7 @@ OPTIONS: tuple[Option, ...] = (
            minimum=1),
     Option("auth.login_window_seconds", int, 300, "Window of the login throttle.", minimum=1),
     Option("scheduler.enabled", bool, True,
-           "Run the scheduling engine in this process (false: serve the API only)."),
+           "Run the scheduling engine (false: this node serves the API only)."),
     Option("scheduler.engine_process", bool, True,
            "serve: run the engine in a child process beside the API process, so that they "
            "do not share one interpreter lock (false: both in one process)."),
