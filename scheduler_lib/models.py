@@ -204,6 +204,7 @@ class Job(BaseModel):
     max_attempts = peewee.IntegerField(default=1)
     retry_backoff_seconds = peewee.IntegerField(default=5)
     expected_status = JSONField(default=lambda: ["2xx"])
+    assertions = JSONField(default=list)
     created_at = peewee.DateTimeField()
     updated_at = peewee.DateTimeField()
 
@@ -241,6 +242,7 @@ def job_json(row: dict[str, Any]) -> dict[str, Any]:
         "max_attempts": get("max_attempts"),
         "retry_backoff_seconds": get("retry_backoff_seconds"),
         "expected_status": get("expected_status"),
+        "assertions": get("assertions"),
         "created_at": iso(get("created_at")),
         "updated_at": iso(get("updated_at")),
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..assertions import RULES
+
 TIMESTAMP = {"type": "string", "format": "date-time",
              "examples": ["2025-12-09T03:01:40.912343Z"]}
 NULLABLE_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
@@ -55,6 +57,13 @@ HEADER_PRESET = {
     "required": ["id", "user_id", "name", "headers", "created_at", "updated_at"],
 }
 
+# One success rule: a oneOf of the rule types, told apart by "type" (each variant
+# declares it as a const, so validation picks the same variant as the discriminator).
+ASSERTION = {
+    "oneOf": [rule.schema() for rule in RULES.values()],
+    "discriminator": {"propertyName": "type"},
+}
+
 JOB = {
     "type": "object",
     "properties": {
@@ -71,12 +80,14 @@ JOB = {
         "last_status": {"enum": ["success", "failure", None]},
         "timeout_seconds": _ID, "max_attempts": _ID, "retry_backoff_seconds": _ID,
         "expected_status": {"type": "array", "items": {"type": ["integer", "string"]}},
+        "assertions": {"type": "array", "items": ASSERTION},
         "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
     },
     "required": ["id", "name", "type", "endpoint", "method", "topic", "payload", "description",
                  "execute_id", "header_id", "is_active", "job_id", "next_run_at",
                  "last_run_at", "last_status", "timeout_seconds", "max_attempts",
-                 "retry_backoff_seconds", "expected_status", "created_at", "updated_at"],
+                 "retry_backoff_seconds", "expected_status", "assertions", "created_at",
+                 "updated_at"],
 }
 
 MEMBER = {

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..assertions import Answer, first_failure, parse_rules
 from ..config import Settings
 from ..context import AppContext
-from ..errors import Conflict, NotFound
+from ..errors import BadRequest, Conflict, NotFound
 from ..metrics import RUN_LATENESS, RUNS, RUNS_IN_FLIGHT
 from ..models import JobResult
 from ..timeutil import utcnow
@@ -61,6 +62,18 @@ class Executors:
             executor.close()
 
 
+def _broken_rule(spec: store.JobSpec, outcome: Outcome, duration_ms: int) -> str | None:
+    """The error of the job's first success rule that fails on ``outcome``, if any."""
+    if not spec.assertions:
+        return None
+    answer = Answer(body=outcome.body, headers=outcome.headers, truncated=outcome.truncated,
+                    duration_ms=duration_ms)
+    try:
+        return first_failure(parse_rules(spec.assertions), answer)
+    except BadRequest as exc:   # stored before a rule type changed: say so, do not crash
+        return f"assertions cannot be checked: {exc.message}"
+
+
 def perform(attempt: Attempt, executors: Executors, clock: Any = utcnow) -> store.Finished:
     """Execute one attempt and describe its result; never raises."""
     spec = attempt.spec
@@ -76,7 +89,7 @@ def perform(attempt: Attempt, executors: Executors, clock: Any = utcnow) -> stor
     finally:
         RUNS_IN_FLIGHT.dec()
     elapsed = time.monotonic() - began
-    error = executor.judge(spec, outcome)
+    error = executor.judge(spec, outcome) or _broken_rule(spec, outcome, round(elapsed * 1000))
     success = error is None
     (_RUNS_SUCCEEDED if success else _RUNS_FAILED).inc()
     _log_attempt(attempt, success, outcome.status_code, error, elapsed, started)

@@ -23,7 +23,7 @@ import logging
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -55,6 +55,7 @@ class JobSpec:
     max_attempts: int
     retry_backoff_seconds: int
     expected_status: list[Any]
+    assertions: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ class Finished:
 
 _SPEC_COLUMNS = ("j.id, j.name, j.type, j.endpoint, j.method, j.payload, h.headers, "
                  "j.timeout_seconds, j.max_attempts, j.retry_backoff_seconds, "
-                 "j.expected_status")
+                 "j.expected_status, j.assertions")
 _SPEC_FROM = ("jobs j JOIN schedules s ON s.id = j.execute_id "
               "LEFT JOIN header_presets h ON h.id = j.header_id")
 _LEASE_FREE = "(j.lease_owner IS NULL OR j.lease_expires_at < ?)"
@@ -112,7 +113,8 @@ def _spec(row: tuple[Any, ...]) -> JobSpec:
         pk=row[0], name=row[1], type=row[2], endpoint=row[3], method=row[4], payload=row[5],
         headers=json.loads(headers) if isinstance(headers, str) else dict(headers or {}),
         timeout_seconds=row[7], max_attempts=row[8], retry_backoff_seconds=row[9],
-        expected_status=json.loads(expected) if isinstance(expected, str) else list(expected))
+        expected_status=json.loads(expected) if isinstance(expected, str) else list(expected),
+        assertions=json.loads(row[11]))
 
 
 @contextmanager
@@ -174,10 +176,10 @@ def claim_due(node: str, now: datetime, limit: int, lease_seconds: int) -> list[
     planned: dict[int, Claim] = {}
     values: list[Any] = []
     for row in rows:
-        spec, old_job_id, due = _spec(row), row[11], _time(row[12])
+        spec, old_job_id, due = _spec(row), row[12], _time(row[13])
         try:
-            scheduled, following = plan_run(row[13], row[14], row[15], row[16],
-                                            bool(row[17]), due, now)
+            scheduled, following = plan_run(row[14], row[15], row[16], row[17],
+                                            bool(row[18]), due, now)
         except (ValueError, KeyError, StopIteration) as exc:
             log.error("job %s: cannot compute its next run (%s); it stops until edited",
                       spec.pk, exc)
