@@ -72,7 +72,7 @@ NOT_JSON = object()    # Answer.document of a body that is not JSON
 
 def _shown(value: Any) -> str:
     """A JSON value as an error or a description shows it, cut to a readable length."""
-    text = json.dumps(value, ensure_ascii=False)
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return text if len(text) <= _SHOWN else text[:_SHOWN - 1] + "…"
 
 

@@ -58,7 +58,7 @@ CASES = [
     (json_path("$.status", "<", "p"), None),
     (json_path("$.tags", "contains", "a"), None),
     (json_path("$.tags", "contains", "c"),
-     'assertion failed: $.tags contains "c" (got ["a", "b"])'),
+     'assertion failed: $.tags contains "c" (got ["a","b"])'),
     (json_path("$.status", "contains", "k"), None),
     (json_path("$.items[*].n", "contains", 2), None),     # several values: their array
     (json_path("$.tags[?match(@, '[ab]')]", "exists"), None),
