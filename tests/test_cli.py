@@ -54,8 +54,8 @@ def one_line_error(result, code: int) -> str:
     return lines[-1]
 
 
-RULES = [{"type": "json_path", "path": "$.status", "op": "==", "value": "ok"},
-         {"type": "max_duration_ms", "value": 500}]
+RULES = [{"type": "json_path", "path": "$.ok", "op": "==", "value": True},
+         {"type": "max_duration_ms", "value": 5000}]
 
 
 def document(**parts) -> str:
