@@ -10,7 +10,10 @@ import targets
 from conftest import wait_for
 from test_engine import HOURLY, assert_on_time, finished, get_job, job, schedule
 
+from scheduler_lib import db, migrations
 from scheduler_lib.assertions import RULES
+from scheduler_lib.migrations import m0060_assertions
+from scheduler_lib.models import Job
 
 http_target, ws_target = targets.http_target, targets.ws_target
 
@@ -284,3 +287,30 @@ def test_openapi_shows_the_rule_types_as_a_discriminated_one_of(server):
     assert [v["properties"]["type"]["const"] for v in variants] == list(RULES)
     json_path_rule = variants[list(RULES).index("json_path")]
     assert json_path_rule["required"] == ["type", "path", "op"]
+
+
+def test_the_migration_keeps_existing_jobs_and_gives_them_no_rules(backend, tmp_path,
+                                                                    request, monkeypatch):
+    url = (f"sqlite:///{tmp_path / 'old.db'}" if backend == "sqlite"
+           else request.getfixturevalue("empty_postgres_database"))
+    db.open_database(url)
+    try:
+        before = tuple(m for m in migrations.MIGRATIONS if m is not m0060_assertions)
+        with monkeypatch.context() as patch:
+            patch.setattr(migrations, "MIGRATIONS", before)
+            migrations.migrate()
+        now = "2026-01-01 00:00:00"
+        for statement, values in (
+                ("INSERT INTO users (username, email, password_hash, created_at, updated_at) "
+                 "VALUES (?, ?, ?, ?, ?)", ("old", "old@example.com", "x", now, now)),
+                ("INSERT INTO schedules (user_id, name, type, value, created_at, updated_at) "
+                 "VALUES (1, ?, ?, 1, ?, ?)", ("hourly", "hours", now, now)),
+                ("INSERT INTO jobs (name, endpoint, execute_id, job_id, created_at, updated_at) "
+                 "VALUES (?, ?, 1, ?, ?, ?)", ("old job", "http://example.com", "r1", now, now))):
+            db.database.execute_sql(statement.replace("?", db.database.param), values)
+        assert migrations.migrate() == [m0060_assertions.NAME]
+        [job] = Job.select()
+        assert (job.name, job.endpoint, job.expected_status, job.assertions) == \
+            ("old job", "http://example.com", ["2xx"], [])
+    finally:
+        db.close_all()
