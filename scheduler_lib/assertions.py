@@ -144,16 +144,20 @@ _VALUE_TEXT = {"type": "string", "minLength": 1, "maxLength": _MAX_TEXT}
 
 
 @dataclass(frozen=True)
-class BodyContains(Rule):
-    """The body (websocket: the joined messages) contains ``value`` as plain text."""
+class _TextRule(Rule):
+    """A rule with one text ``value``: the body rules."""
     value: str
-    type: ClassVar[str] = "body_contains"
     FIELDS: ClassVar[dict[str, Any]] = {"value": _VALUE_TEXT}
     REQUIRED: ClassVar[tuple[str, ...]] = ("value",)
 
     @classmethod
     def parse(cls, fields: _Fields) -> Rule:
         return cls(fields.text("value"))
+
+
+class BodyContains(_TextRule):
+    """The body (websocket: the joined messages) contains ``value`` as plain text."""
+    type: ClassVar[str] = "body_contains"
 
     def describe(self) -> str:
         return f"body contains {_shown(self.value)}"
@@ -162,18 +166,10 @@ class BodyContains(Rule):
         return None if self.value in answer.text else "not found"
 
 
-@dataclass(frozen=True)
-class BodyNotContains(Rule):
+class BodyNotContains(_TextRule):
     """The body (websocket: the joined messages) does not contain ``value``."""
-    value: str
     type: ClassVar[str] = "body_not_contains"
-    FIELDS: ClassVar[dict[str, Any]] = {"value": _VALUE_TEXT}
-    REQUIRED: ClassVar[tuple[str, ...]] = ("value",)
     reads_body: ClassVar[bool] = False    # what was found is in the part received
-
-    @classmethod
-    def parse(cls, fields: _Fields) -> Rule:
-        return cls(fields.text("value"))
 
     def describe(self) -> str:
         return f"body does not contain {_shown(self.value)}"
@@ -195,14 +191,10 @@ def _regex_problem(exc: Exception) -> str:
     return reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
 
 
-@dataclass(frozen=True)
-class BodyRegex(Rule):
+class BodyRegex(_TextRule):
     """A search for the RE2 regular expression ``value`` in the body finds a match
     (no backreferences or lookaround: RE2 matches in linear time)."""
-    value: str
     type: ClassVar[str] = "body_regex"
-    FIELDS: ClassVar[dict[str, Any]] = {"value": _VALUE_TEXT}
-    REQUIRED: ClassVar[tuple[str, ...]] = ("value",)
 
     @classmethod
     def parse(cls, fields: _Fields) -> Rule:

@@ -89,16 +89,22 @@ def run_now(server, fetch_id: int) -> None:
     assert r.status == 202, r
 
 
+def run_each_rule(server, url: str, cases: list[tuple[dict, str | None]]):
+    """One job per rule against ``url``, run at once; yields (rule, wanted error, result)."""
+    sched = schedule(server, **HOURLY)
+    jobs = [job(server, url, sched["id"], name=f"rule {i}", assertions=[rule])
+            for i, (rule, _) in enumerate(cases)]
+    for created in jobs:
+        run_now(server, created["id"])
+    for created, (rule, error) in zip(jobs, cases, strict=True):
+        [row] = finished(server, created["id"], 1)
+        yield rule, error, row
+
+
 def test_every_rule_type_and_operator_passes_and_fails(server, http_target):
     http_target.body = BODY
     http_target.headers = {"Content-Type": "application/json", "X-Build": "2026.1"}
-    sched = schedule(server, **HOURLY)
-    jobs = [job(server, http_target.url, sched["id"], name=f"rule {i}", assertions=[rule])
-            for i, (rule, _) in enumerate(CASES)]
-    for created in jobs:
-        run_now(server, created["id"])
-    for created, (rule, error) in zip(jobs, CASES, strict=True):
-        [row] = finished(server, created["id"], 1)
+    for rule, error, row in run_each_rule(server, http_target.url, CASES):
         assert (row["error"], row["success"]) == (error, error is None), rule
         assert row["status_code"] == 200 and row["response"]["status"] == "ok"
 
@@ -173,7 +179,6 @@ def test_a_body_cut_at_the_cap_is_checked_as_received(start_server, http_target)
     server = start_server(fetch__max_response_bytes=100)
     http_target.body = b"z" * 500 + b"END"
     http_target.headers = {"Content-Type": "text/plain"}
-    sched = schedule(server, **HOURLY)
     cases = [({"type": "body_contains", "value": "END"},
               'assertion failed: body contains "END" (not found; the body was cut at 100 '
               'bytes by fetch.max_response_bytes)'),
@@ -181,12 +186,7 @@ def test_a_body_cut_at_the_cap_is_checked_as_received(start_server, http_target)
              ({"type": "body_not_contains", "value": "zzz"},
               'assertion failed: body does not contain "zzz" (found)'),   # the cut did not decide
              ({"type": "max_duration_ms", "value": 5000}, None)]
-    jobs = [job(server, http_target.url, sched["id"], name=f"cut {i}", assertions=[rule])
-            for i, (rule, _) in enumerate(cases)]
-    for created in jobs:
-        run_now(server, created["id"])
-    for created, (rule, error) in zip(jobs, cases, strict=True):
-        [row] = finished(server, created["id"], 1)
+    for rule, error, row in run_each_rule(server, http_target.url, cases):
         assert row["response_truncated"] is True and row["error"] == error, rule
 
 
