@@ -179,7 +179,7 @@ class BodyNotContains(_TextRule):
 
 
 @functools.lru_cache(maxsize=1024)
-def _regex(pattern: str) -> re2._Regexp:
+def _regex(pattern: str) -> Any:
     """RE2-compiled ``pattern``; ``re2.error`` when RE2 cannot take it."""
     options = re2.Options()
     options.log_errors = False
@@ -263,7 +263,9 @@ def _kind(value: Any) -> str:
         return "boolean"
     if isinstance(value, int | float):
         return "number"
-    return {str: "string", list: "array", dict: "object"}.get(type(value), "other")
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
 
 
 def _same(a: Any, b: Any) -> bool:
