@@ -18,7 +18,7 @@ from scheduler_lib.models import Job
 http_target, ws_target = targets.http_target, targets.ws_target
 
 BODY = (b'{"status": "ok", "count": 5, "version": "5", "tags": ["a", "b"], '
-        b'"items": [{"n": 1}, {"n": 2}], "nested": {"x": null}}')
+        b'"items": [{"n": 1}, {"n": 2}], "nested": {"x": null}, "note": "' + b"n" * 300 + b'"}')
 
 
 def json_path(path: str, op: str, *value) -> dict:
@@ -68,6 +68,9 @@ CASES = [
     (json_path("$.nested.x", "exists"), None),           # null is a value
     (json_path("$.missing", "exists"), "assertion failed: $.missing exists (nothing at this path)"),
     (json_path("$.missing", "==", 1), "assertion failed: $.missing == 1 (nothing at this path)"),
+    # What was seen is cut to a readable length.
+    (json_path("$.note", "==", "short"),
+     'assertion failed: $.note == "short" (got "' + "n" * 118 + "…)"),
     (json_path("$.missing", "not_exists"), None),
     (json_path("$.status", "not_exists"), 'assertion failed: $.status does not exist (got "ok")'),
     (header("content-type", "contains", "json"), None),
@@ -285,6 +288,9 @@ def test_openapi_shows_the_rule_types_as_a_discriminated_one_of(server):
     assert items["discriminator"]["propertyName"] == "type"
     variants = [resolve(variant) for variant in items["oneOf"]]
     assert [v["properties"]["type"]["const"] for v in variants] == list(RULES)
+    mapping = items["discriminator"]["mapping"]     # type -> the variant's component
+    assert [mapping[v["properties"]["type"]["const"]].rsplit("/", 1)[1]
+            for v in variants] == [v["title"] for v in variants]
     json_path_rule = variants[list(RULES).index("json_path")]
     assert json_path_rule["required"] == ["type", "path", "op"]
 

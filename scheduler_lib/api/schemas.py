@@ -59,9 +59,11 @@ HEADER_PRESET = {
 
 # One success rule: a oneOf of the rule types, told apart by "type" (each variant
 # declares it as a const, so validation picks the same variant as the discriminator).
+# The mapping names each variant's component by its title (BodyContainsRule, …).
 ASSERTION = {
     "oneOf": [rule.schema() for rule in RULES.values()],
-    "discriminator": {"propertyName": "type"},
+    "discriminator": {"propertyName": "type", "mapping": {
+        name: f"#/components/schemas/{rule.schema()['title']}" for name, rule in RULES.items()}},
 }
 
 JOB = {
