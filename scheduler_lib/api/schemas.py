@@ -86,7 +86,8 @@ HEADER_PRESET = named("HeaderPreset", {
 
 # One success rule: the rule types (components BodyContainsRule, JsonPathRule, …,
 # named by assertions.Rule.schema) told apart by "type".
-ASSERTION = one_of("type", {name: rule.schema() for name, rule in RULES.items()})
+ASSERTION = named("Assertion", one_of("type", {name: rule.schema()
+                                               for name, rule in RULES.items()}))
 
 JOB = named("Job", {
     "type": "object",
