@@ -16,8 +16,9 @@ Adding a job type, say ``grpc``:
    ``Outcome.error``), ``judge`` (``None`` when the answer counts as success, else
    the result's error) and ``close``.
 2. Register it in ``registry.EXECUTORS`` under the name a job's ``type`` carries.
-3. Accept the name with its URL schemes in ``services.jobs.JOB_TYPES`` (the API's
-   ``type`` enum is built from it) and document it in API.md section 7.
+3. Accept the name with its URL schemes in ``services.jobs.JOB_TYPES`` (the request
+   schema's ``type`` enum is built from it), list it in the ``Job`` schema
+   (``api/schemas.py``) and document it in docs/api.md section 7.
 
 The runner, the dispatcher and the success rules need no change.
 """
