@@ -83,11 +83,10 @@ class _Fields:
         self.index, self.raw = index, raw
         for name in raw:
             if name not in allowed:
-                raise self.error(name, "is not a field of this rule type", unknown=True)
+                raise BadRequest(f"Unknown field 'assertions[{index}].{name}'")
 
-    def error(self, name: str, problem: str, unknown: bool = False) -> BadRequest:
-        field = f"assertions[{self.index}].{name}"
-        return BadRequest(f"Unknown field '{field}'" if unknown else f"Field '{field}' {problem}")
+    def error(self, name: str, problem: str) -> BadRequest:
+        return BadRequest(f"Field 'assertions[{self.index}].{name}' {problem}")
 
     def text(self, name: str) -> str:
         value = self.raw.get(name)
