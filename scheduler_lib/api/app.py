@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bottle
 
+from ..clientaddr import parse_trusted_proxies, remember_client_address
 from ..context import AppContext
 from ..db import release_connection
 from .dashboard import add_dashboard
@@ -37,7 +38,7 @@ ROUTE_MODULES = (home, sessions, users, apikeys, service, schedules, headers, jo
                  results, runs)
 
 _FIXED_MESSAGES = {404: "Not found", 405: "Method not allowed", 413: "Request body too large",
-                   500: "Internal server error"}
+                   431: "Request header fields too large", 500: "Internal server error"}
 
 
 def all_routes() -> list[Route]:
@@ -58,6 +59,9 @@ def create_app(ctx: AppContext) -> bottle.Bottle:
     app.config["json.enable"] = False  # every route renders its own envelope
     app.default_error_handler = _error_page
     app.add_hook("before_request", start_request)
+    trusted = parse_trusted_proxies(ctx.settings.server.trusted_proxies)
+    app.add_hook("before_request",
+                 lambda: remember_client_address(bottle.request.environ, trusted))
     app.add_hook("after_request", finish_request)
     # A PostgreSQL connection goes back to the pool as soon as its request is answered.
     app.add_hook("after_request", release_connection)

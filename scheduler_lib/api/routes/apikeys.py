@@ -11,6 +11,9 @@ from ..validation import obj
 
 _NAME = {"type": "string", "minLength": 1, "maxLength": 200}
 _DESCRIPTION = {"type": ["string", "null"], "maxLength": 2000}
+_SCOPE = {"type": "string", "enum": list(apikeys.SCOPES),
+          "description": "read: GET only; write (default): jobs, schedules, presets, results, "
+                         "members; admin: also API keys, the profile and superuser routes."}
 _EXPIRES = {"type": "integer", "minimum": 0, "maximum": apikeys.MAX_EXPIRY_DAYS,
             "description": "Whole days from now until the key expires; 0 = never."}
 
@@ -21,12 +24,13 @@ API_KEY: dict[str, Any] = {
         "user_id": {"type": "integer"},
         "name": {"type": "string"},
         "description": {"type": "string"},
+        "scope": {"type": "string", "enum": list(apikeys.SCOPES)},
         "prefix": {"type": "string", "description": "The key's first characters."},
         "expires_at": schemas.NULLABLE_TIMESTAMP,
         "last_used_at": schemas.NULLABLE_TIMESTAMP,
         "created_at": schemas.TIMESTAMP,
     },
-    "required": ["id", "user_id", "name", "description", "prefix", "expires_at",
+    "required": ["id", "user_id", "name", "description", "scope", "prefix", "expires_at",
                  "last_used_at", "created_at"],
 }
 API_KEY_WITH_SECRET: dict[str, Any] = {
@@ -45,7 +49,8 @@ def list_keys(call: Call) -> Reply:
 def create_key(call: Call) -> Reply:
     row, key = apikeys.create_key(call.user, name=call.body["name"],
                                   description=call.body.get("description"),
-                                  expires_days=call.body.get("expires_at"))
+                                  expires_days=call.body.get("expires_at"),
+                                  scope=call.body.get("scope", apikeys.DEFAULT_SCOPE))
     return Reply("Api key created!", {**row.to_json(), "key": key})
 
 
@@ -63,6 +68,10 @@ def delete_key(call: Call) -> Reply:
     return Reply("Api key deleted!")
 
 
+def delete_all_keys(call: Call) -> Reply:
+    return Reply("Api keys deleted!", {"deleted": apikeys.delete_all_keys(call.user)})
+
+
 def rotate_key(call: Call) -> Reply:
     row, key = apikeys.rotate_key(call.user, call.params["id"],
                                   expires_days=call.body.get("expires_at"),
@@ -73,22 +82,29 @@ def rotate_key(call: Call) -> Reply:
 _ROTATE_BODY = obj({"expires_at": _EXPIRES})
 _ROTATE_SUMMARY = "Replace a key's secret (the old key stops working); optional new expiry"
 
+_KEYS = {"tag": "apikeys", "admin_only": True}
+
 ROUTES = [
-    Route("GET", "/user/apikey", list_keys, "The caller's API keys", tag="apikeys",
+    Route("GET", "/user/apikey", list_keys, "The caller's API keys", **_KEYS,
           paginated=True, data=schemas.list_of(API_KEY)),
     Route("POST", "/user/apikey", create_key, "Create an API key (the key is shown once)",
-          tag="apikeys", status=201, data=API_KEY_WITH_SECRET, errors=(400,),
-          body=obj({"name": _NAME, "description": _DESCRIPTION, "expires_at": _EXPIRES},
-                   ("name",))),
-    Route("GET", "/user/apikey/{id}", get_key, "One of the caller's API keys", tag="apikeys",
+          **_KEYS, status=201, data=API_KEY_WITH_SECRET, errors=(400,), no_store=True,
+          body=obj({"name": _NAME, "description": _DESCRIPTION, "expires_at": _EXPIRES,
+                    "scope": _SCOPE}, ("name",))),
+    Route("DELETE", "/user/apikey", delete_all_keys, "Delete all of the caller's API keys",
+          **_KEYS, data=obj({"deleted": {"type": "integer"}}, ("deleted",))),
+    Route("GET", "/user/apikey/{id}", get_key, "One of the caller's API keys", **_KEYS,
           data=API_KEY, errors=(403, 404)),
-    Route("PATCH", "/user/apikey/{id}", update_key, "Rename, describe or re-date an API key",
-          tag="apikeys", data=API_KEY, errors=(400, 403, 404),
-          body=obj({"name": _NAME, "description": _DESCRIPTION, "expires_at": _EXPIRES})),
-    Route("DELETE", "/user/apikey/{id}", delete_key, "Delete an API key", tag="apikeys",
+    Route("PATCH", "/user/apikey/{id}", update_key,
+          "Rename, describe, re-date or lower the scope of an API key", **_KEYS, data=API_KEY,
+          errors=(400, 403, 404),
+          body=obj({"name": _NAME, "description": _DESCRIPTION, "expires_at": _EXPIRES,
+                    "scope": _SCOPE})),
+    Route("DELETE", "/user/apikey/{id}", delete_key, "Delete an API key", **_KEYS,
           errors=(403, 404)),
-    Route("POST", "/user/apikey/{id}", rotate_key, _ROTATE_SUMMARY, tag="apikeys", status=201,
-          data=API_KEY_WITH_SECRET, errors=(400, 403, 404), body=_ROTATE_BODY),
-    Route("POST", "/user/apikey/{id}/rotate", rotate_key, _ROTATE_SUMMARY, tag="apikeys",
-          status=201, data=API_KEY_WITH_SECRET, errors=(400, 403, 404), body=_ROTATE_BODY),
+    Route("POST", "/user/apikey/{id}", rotate_key, _ROTATE_SUMMARY, **_KEYS, status=201,
+          data=API_KEY_WITH_SECRET, errors=(400, 403, 404), body=_ROTATE_BODY, no_store=True),
+    Route("POST", "/user/apikey/{id}/rotate", rotate_key, _ROTATE_SUMMARY, **_KEYS,
+          status=201, data=API_KEY_WITH_SECRET, errors=(400, 403, 404), body=_ROTATE_BODY,
+          no_store=True),
 ]

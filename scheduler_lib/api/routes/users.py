@@ -57,6 +57,7 @@ def delete_user(call: Call) -> Reply:
 ROUTES = [
     Route("GET", "/user/me", me, "The caller's profile", tag="users", data=schemas.USER),
     Route("PATCH", "/user/me", update_me, "Update the caller's profile", tag="users",
+          admin_only=True,
           data=schemas.USER, errors=(400, 403, 409),
           body=obj({"username": _USERNAME, "email": _EMAIL, "password": _PASSWORD,
                     "current_password": {"type": "string", "maxLength": 1024},
