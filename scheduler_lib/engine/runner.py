@@ -87,7 +87,8 @@ def build_request(spec: store.JobSpec, job_id: str, attempt: int) -> Request:
     headers["X-Scheduler-Job-Id"] = job_id
     headers["X-Scheduler-Attempt"] = str(attempt)
     return Request(url=spec.endpoint, method=spec.method or "get", headers=headers,
-                   body=payload, timeout=float(spec.timeout_seconds))
+                   body=payload, timeout=float(spec.timeout_seconds),
+                   allow_private_networks=spec.allow_private_networks)
 
 
 def _is_json(text: str) -> bool:

@@ -55,6 +55,9 @@ class JobSpec:
     max_attempts: int
     retry_backoff_seconds: int
     expected_status: list[Any]
+    # Exempt from fetch.deny_private_networks: everyone who may change the job
+    # (its owners and editors) is a superuser.
+    allow_private_networks: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,10 @@ class Finished:
 
 _SPEC_COLUMNS = ("j.id, j.name, j.type, j.endpoint, j.method, j.payload, h.headers, "
                  "j.timeout_seconds, j.max_attempts, j.retry_backoff_seconds, "
-                 "j.expected_status")
+                 "j.expected_status, NOT EXISTS (SELECT 1 FROM job_members m "
+                 "JOIN users u ON u.id = m.user_id WHERE m.fetch_id = j.id "
+                 "AND m.role IN ('owner', 'editor') AND NOT u.is_superuser)")
+_SPEC_WIDTH = 12   # columns of _SPEC_COLUMNS
 _SPEC_FROM = ("jobs j JOIN schedules s ON s.id = j.execute_id "
               "LEFT JOIN header_presets h ON h.id = j.header_id")
 _LEASE_FREE = "(j.lease_owner IS NULL OR j.lease_expires_at < ?)"
@@ -112,7 +118,8 @@ def _spec(row: tuple[Any, ...]) -> JobSpec:
         pk=row[0], name=row[1], type=row[2], endpoint=row[3], method=row[4], payload=row[5],
         headers=json.loads(headers) if isinstance(headers, str) else dict(headers or {}),
         timeout_seconds=row[7], max_attempts=row[8], retry_backoff_seconds=row[9],
-        expected_status=json.loads(expected) if isinstance(expected, str) else list(expected))
+        expected_status=json.loads(expected) if isinstance(expected, str) else list(expected),
+        allow_private_networks=bool(row[11]))
 
 
 @contextmanager
@@ -174,10 +181,11 @@ def claim_due(node: str, now: datetime, limit: int, lease_seconds: int) -> list[
     planned: dict[int, Claim] = {}
     values: list[Any] = []
     for row in rows:
-        spec, old_job_id, due = _spec(row), row[11], _time(row[12])
+        rest = row[_SPEC_WIDTH:]
+        spec, old_job_id, due = _spec(row), rest[0], _time(rest[1])
         try:
-            scheduled, following = plan_run(row[13], row[14], row[15], row[16],
-                                            bool(row[17]), due, now)
+            scheduled, following = plan_run(rest[2], rest[3], rest[4], rest[5],
+                                            bool(rest[6]), due, now)
         except (ValueError, KeyError, StopIteration) as exc:
             log.error("job %s: cannot compute its next run (%s); it stops until edited",
                       spec.pk, exc)
