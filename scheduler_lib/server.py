@@ -83,7 +83,8 @@ def with_security_headers(app: Callable[..., Iterable[bytes]]) -> Callable[..., 
     """``app`` adding ``X-Content-Type-Options: nosniff`` to every response it gives."""
     def secured(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            headers.append(("X-Content-Type-Options", "nosniff"))
+            if not any(name.lower() == "x-content-type-options" for name, _ in headers):
+                headers.append(("X-Content-Type-Options", "nosniff"))
             return start_response(status, headers, exc_info)
         return app(environ, start)
     return secured
