@@ -11,8 +11,8 @@ import pytest
 from scheduler_lib.models import ApiKey
 from scheduler_lib.timeutil import parse_iso, utcnow
 
-KEY_FIELDS = {"id", "user_id", "name", "description", "scope", "prefix", "expires_at", "last_used_at",
-              "created_at"}
+KEY_FIELDS = {"id", "user_id", "name", "description", "scope", "prefix", "expires_at",
+              "last_used_at", "created_at"}
 # Checks whose outcome does not depend on the database run on SQLite only; the ones
 # that store, revoke or count run on PostgreSQL too.
 SQLITE_ONLY = pytest.mark.backends("sqlite")

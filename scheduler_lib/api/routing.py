@@ -35,13 +35,14 @@ from ..db import is_busy_error
 from ..errors import ApiError, BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType
 from ..metrics import REQUEST_LATENCY, REQUESTS
 from ..models import User
+from ..services.apikeys import SCOPES
 from ..services.identity import Identity, authenticate
 from ..timeutil import from_epoch, iso_seconds
 from .validation import PAGINATION, obj, parse_json, parse_query, validate_body, validator_for
 
 __all__ = ["Route", "Call", "Reply", "NO_DATA", "endpoint", "render", "envelope",
            "bottle_path", "openapi_path", "PATH_ID_PATTERN", "start_request", "finish_request",
-           "request_id", "UNMATCHED_ROUTE", "KNOWN_METHODS", "OTHER_METHOD", "SCOPES",
+           "request_id", "UNMATCHED_ROUTE", "KNOWN_METHODS", "OTHER_METHOD",
            "SCOPE_DENIED", "required_scope"]
 
 log = logging.getLogger("scheduler.api")
@@ -54,8 +55,6 @@ UNMATCHED_ROUTE = "(unmatched)"
 # must not create a metrics label set (or a log field value) each.
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 OTHER_METHOD = "OTHER"
-# API key scopes, weakest first (API.md section 4).
-SCOPES = ("read", "write", "admin")
 SCOPE_DENIED = "API key scope does not allow this"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # Keys of the per-request state kept in the WSGI environ.

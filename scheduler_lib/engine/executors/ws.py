@@ -66,7 +66,7 @@ class WebSocketExecutor:
             return Outcome(error=timeout_text(request.timeout))
         except InvalidHandshake as exc:
             return Outcome(error=f"handshake failed: {exc}")
-        except (OSError, ssl.SSLError, PrivateAddressError) as exc:
+        except (OSError, ssl.SSLError, PrivateAddressError, UnicodeError) as exc:
             return Outcome(error=describe_failure(exc, request.timeout, host))
 
     def _collect(self, ws: ClientConnection, request: Request, deadline: float,
