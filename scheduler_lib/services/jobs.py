@@ -120,8 +120,11 @@ def _check_preset_owner(user: User, job: Job) -> None:
         raise Forbidden(PRESET_OWNER_RULE)
 
 
-def create_job(ctx: AppContext, user: User, body: dict[str, Any]) -> Job:
-    """Insert the job and make ``user`` its owner, in one transaction."""
+def create_job(ctx: AppContext, user: User, body: dict[str, Any], *,
+               caller: access.Caller | None = None) -> Job:
+    """Insert the job and make ``user`` its owner, in one transaction. ``caller`` (by
+    default ``user``) must be allowed to use the schedule and preset the job names."""
+    caller = user if caller is None else caller
     kind = body.get("type", "rest")
     now = utcnow()
     job = Job(
@@ -136,10 +139,10 @@ def create_job(ctx: AppContext, user: User, body: dict[str, Any]) -> Job:
     try:
         with database.atomic():
             _check_job_limit(ctx, user)
-            schedule = usable_schedule(user, body["execute_id"])
+            schedule = usable_schedule(caller, body["execute_id"])
             job.execute = schedule.id
             if body.get("header_id") is not None:
-                job.header = usable_preset(user, body["header_id"]).id
+                job.header = usable_preset(caller, body["header_id"]).id
             plan_next_run(job, schedule, now)
             job.save(force_insert=True)
             JobMember.create(fetch=job.id, user=user.id, role="owner", created_at=now)

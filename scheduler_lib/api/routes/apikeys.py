@@ -7,6 +7,7 @@ from typing import Any
 from ...services import apikeys
 from .. import schemas
 from ..routing import Call, Reply, Route
+from ..schemas import named
 from ..validation import obj
 
 _NAME = {"type": "string", "minLength": 1, "maxLength": 200}
@@ -17,7 +18,7 @@ _SCOPE = {"type": "string", "enum": list(apikeys.SCOPES),
 _EXPIRES = {"type": "integer", "minimum": 0, "maximum": apikeys.MAX_EXPIRY_DAYS,
             "description": "Whole days from now until the key expires; 0 = never."}
 
-API_KEY: dict[str, Any] = {
+API_KEY: dict[str, Any] = named("ApiKey", {
     "type": "object",
     "properties": {
         "id": {"type": "integer"},
@@ -32,13 +33,13 @@ API_KEY: dict[str, Any] = {
     },
     "required": ["id", "user_id", "name", "description", "scope", "prefix", "expires_at",
                  "last_used_at", "created_at"],
-}
-API_KEY_WITH_SECRET: dict[str, Any] = {
+})
+API_KEY_WITH_SECRET: dict[str, Any] = named("ApiKeyWithSecret", {
     **API_KEY,
     "properties": {**API_KEY["properties"],
                    "key": {"type": "string", "description": "The full key, shown only now."}},
     "required": [*API_KEY["required"], "key"],
-}
+})
 
 
 def list_keys(call: Call) -> Reply:
@@ -79,32 +80,37 @@ def rotate_key(call: Call) -> Reply:
     return Reply("Api key rotated!", {**row.to_json(), "key": key})
 
 
-_ROTATE_BODY = obj({"expires_at": _EXPIRES})
+_ROTATE_BODY = named("ApiKeyRotate", obj({"expires_at": _EXPIRES}))
 _ROTATE_SUMMARY = "Replace a key's secret (the old key stops working); optional new expiry"
 
 _KEYS = {"tag": "apikeys", "admin_only": True}
 
 ROUTES = [
     Route("GET", "/user/apikey", list_keys, "The caller's API keys", **_KEYS,
-          paginated=True, data=schemas.list_of(API_KEY)),
+          paginated=True, data=schemas.list_of(API_KEY), operation_id="listApiKeys"),
     Route("POST", "/user/apikey", create_key, "Create an API key (the key is shown once)",
           **_KEYS, status=201, data=API_KEY_WITH_SECRET, errors=(400,), no_store=True,
-          body=obj({"name": _NAME, "description": _DESCRIPTION, "expires_at": _EXPIRES,
-                    "scope": _SCOPE}, ("name",))),
+          body=named("ApiKeyCreate", obj({"name": _NAME, "description": _DESCRIPTION,
+                                          "expires_at": _EXPIRES, "scope": _SCOPE}, ("name",))),
+          operation_id="createApiKey"),
     Route("DELETE", "/user/apikey", delete_all_keys, "Delete all of the caller's API keys",
-          **_KEYS, data=obj({"deleted": {"type": "integer"}}, ("deleted",))),
+          **_KEYS, data=named("ApiKeysDeleted", obj({"deleted": {"type": "integer"}},
+                                                    ("deleted",))),
+          operation_id="deleteAllApiKeys"),
     Route("GET", "/user/apikey/{id}", get_key, "One of the caller's API keys", **_KEYS,
-          data=API_KEY, errors=(403, 404)),
+          data=API_KEY, errors=(403, 404), operation_id="getApiKey"),
     Route("PATCH", "/user/apikey/{id}", update_key,
           "Rename, describe, re-date or lower the scope of an API key", **_KEYS, data=API_KEY,
           errors=(400, 403, 404),
-          body=obj({"name": _NAME, "description": _DESCRIPTION, "expires_at": _EXPIRES,
-                    "scope": _SCOPE})),
+          body=named("ApiKeyUpdate", obj({"name": _NAME, "description": _DESCRIPTION,
+                                          "expires_at": _EXPIRES, "scope": _SCOPE})),
+          operation_id="updateApiKey"),
     Route("DELETE", "/user/apikey/{id}", delete_key, "Delete an API key", **_KEYS,
-          errors=(403, 404)),
+          errors=(403, 404), operation_id="deleteApiKey"),
     Route("POST", "/user/apikey/{id}", rotate_key, _ROTATE_SUMMARY, **_KEYS, status=201,
-          data=API_KEY_WITH_SECRET, errors=(400, 403, 404), body=_ROTATE_BODY, no_store=True),
+          data=API_KEY_WITH_SECRET, errors=(400, 403, 404), body=_ROTATE_BODY, no_store=True,
+          operation_id="rotateApiKey"),
     Route("POST", "/user/apikey/{id}/rotate", rotate_key, _ROTATE_SUMMARY, **_KEYS,
           status=201, data=API_KEY_WITH_SECRET, errors=(400, 403, 404), body=_ROTATE_BODY,
-          no_store=True),
+          no_store=True, operation_id="rotateApiKeyAlias"),
 ]
