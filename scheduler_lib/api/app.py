@@ -41,7 +41,7 @@ ROUTE_MODULES = (home, sessions, users, apikeys, service, schedules, headers, jo
                  results, runs)
 
 _FIXED_MESSAGES = {404: "Not found", 405: "Method not allowed", 413: "Request body too large",
-                   431: "Request header fields too large", 500: "Internal server error"}
+                   500: "Internal server error"}
 
 
 def all_routes() -> list[Route]:
