@@ -4,8 +4,8 @@ Names must be HTTP header tokens (RFC 9110) and values must not contain CR, LF o
 NUL, so a preset can never smuggle a header or a request line into a job's call.
 Headers that frame or route a request (``Content-Length``, ``Host``, …) belong to
 the HTTP client: a preset may not set them (a wrong ``Content-Length`` on a pooled
-connection would make the target read a second request), and the engine drops them
-from presets stored before this rule (``is_reserved_header``). Deleting a preset
+connection would make the target read a second request), and the engine drops the
+ones that presets stored before this rule hold (``is_reserved_header``). Deleting a preset
 detaches it from the jobs that used it.
 """
 
