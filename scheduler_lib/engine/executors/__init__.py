@@ -25,19 +25,19 @@ The runner, the dispatcher and the success rules need no change.
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from ... import __version__
+from ...netguard import PrivateAddressError
+from ...services.headers import is_reserved_header
 
 if TYPE_CHECKING:
     from ...config import Settings
     from ..store import JobSpec
 
-__all__ = ["Request", "Outcome", "Executor", "PrivateAddressError", "check_public_host",
-           "scheduler_headers", "timeout_text", "USER_AGENT"]
+__all__ = ["Request", "Outcome", "Executor", "PrivateAddressError", "scheduler_headers",
+           "timeout_text", "USER_AGENT"]
 
 USER_AGENT = f"scheduler/{__version__}"
 
@@ -50,6 +50,8 @@ class Request:
     headers: dict[str, str] = field(default_factory=dict)
     body: str | None = None
     timeout: float = 10.0
+    # Exempt from ``fetch.deny_private_networks`` (superusers' jobs).
+    allow_private_networks: bool = False
 
 
 @dataclass
@@ -84,39 +86,18 @@ class Executor(Protocol):
 
 
 def scheduler_headers(job: JobSpec, run_id: str, attempt: int) -> dict[str, str]:
-    """The job's preset headers plus the scheduler's own, which always win."""
-    headers = {name: value for name, value in job.headers.items() if name.lower() not in (
-        "user-agent", "x-scheduler-job-id", "x-scheduler-attempt")}
+    """The job's preset headers plus the scheduler's own, which always win.
+
+    Framing and routing headers are dropped whatever the preset says (presets stored
+    before they were refused may hold them)."""
+    headers = {name: value for name, value in job.headers.items()
+               if not is_reserved_header(name) and name.lower() not in (
+                   "user-agent", "x-scheduler-job-id", "x-scheduler-attempt")}
     headers["User-Agent"] = USER_AGENT
     headers["X-Scheduler-Job-Id"] = run_id
     headers["X-Scheduler-Attempt"] = str(attempt)
     return headers
 
 
-class PrivateAddressError(Exception):
-    """The target resolves to an address that ``deny_private_networks`` forbids."""
-
-
 def timeout_text(seconds: float) -> str:
     return f"timeout after {seconds:g} s"
-
-
-def _is_private(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
-            or ip.is_reserved or ip.is_unspecified)
-
-
-def check_public_host(host: str, port: int) -> None:
-    """Raise PrivateAddressError when ``host`` resolves to a non-public address.
-
-    Every resolved address is checked, so a name with one public and one private
-    address is refused too. DNS failures propagate as ``socket.gaierror``.
-    """
-    for *_, sockaddr in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP):
-        if _is_private(str(sockaddr[0])):
-            raise PrivateAddressError(
-                f"target address {sockaddr[0]} is in a private network (denied by "
-                "fetch.deny_private_networks)")

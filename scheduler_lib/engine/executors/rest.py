@@ -25,14 +25,8 @@ from urllib3.exceptions import (
 )
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
-from . import (
-    Outcome,
-    PrivateAddressError,
-    Request,
-    check_public_host,
-    scheduler_headers,
-    timeout_text,
-)
+from ... import netguard
+from . import Outcome, PrivateAddressError, Request, scheduler_headers, timeout_text
 
 if TYPE_CHECKING:
     from ...config import Settings
@@ -59,6 +53,9 @@ class HttpExecutor:
         # block=False: never wait for a connection, open one more instead.
         self.pool = urllib3.PoolManager(num_pools=256, maxsize=pool_size, block=False,
                                         retries=False)
+        # Connections that reach checked public addresses only (netguard).
+        self.guarded_pool = netguard.guarded_pool_manager(
+            num_pools=256, maxsize=pool_size, block=False, retries=False)
         self._parsed: dict[str, urllib3.util.Url] = {}
 
     @classmethod
@@ -69,6 +66,7 @@ class HttpExecutor:
 
     def close(self) -> None:
         self.pool.clear()
+        self.guarded_pool.clear()
 
     def prepare(self, job: JobSpec, run_id: str, attempt: int) -> Request:
         """The job's method and payload; a payload without a preset Content-Type is
@@ -79,7 +77,8 @@ class HttpExecutor:
             headers["Content-Type"] = ("application/json" if _is_json(job.payload)
                                        else "text/plain; charset=utf-8")
         return Request(url=job.endpoint, method=job.method or "get", headers=headers,
-                       body=job.payload, timeout=float(job.timeout_seconds))
+                       body=job.payload, timeout=float(job.timeout_seconds),
+                       allow_private_networks=job.allow_private_networks)
 
     def judge(self, job: JobSpec, outcome: Outcome) -> str | None:
         if outcome.error is not None:
@@ -102,15 +101,13 @@ class HttpExecutor:
             self._parsed[request.url] = url
         if url.scheme not in ("http", "https") or not url.host:
             return Outcome(error="invalid URL: the scheme must be http or https")
-        if self.deny_private_networks:
-            refused = _refuse_private(url.host, url.port or (443 if url.scheme == "https" else 80))
-            if refused:
-                return Outcome(error=refused)
+        guarded = self.deny_private_networks and not request.allow_private_networks
         body = request.body.encode() if request.body is not None else None
         try:
             # The host's pool straight from the manager (what PoolManager.request does,
             # without parsing the URL again on every attempt).
-            pool = self.pool.connection_from_host(url.host, url.port, url.scheme)
+            manager = self.guarded_pool if guarded else self.pool
+            pool = manager.connection_from_host(url.host, url.port, url.scheme)
             response = pool.urlopen(
                 request.method.upper(), url.request_uri, body=body, headers=request.headers,
                 timeout=urllib3.Timeout(total=request.timeout), redirect=False,
@@ -173,16 +170,6 @@ def status_expected(code: int | None, expected: list[Any]) -> bool:
     return False
 
 
-def _refuse_private(host: str, port: int) -> str | None:
-    try:
-        check_public_host(host, port)
-    except PrivateAddressError as exc:
-        return str(exc)
-    except (socket.gaierror, UnicodeError):
-        return f"DNS lookup failed for {host}"
-    return None
-
-
 def _root(exc: BaseException) -> BaseException:
     while exc.__cause__ is not None or exc.__context__ is not None:
         exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
@@ -191,6 +178,8 @@ def _root(exc: BaseException) -> BaseException:
 
 def describe_failure(exc: BaseException, timeout: float, host: str) -> str:
     """The result's ``error`` for a failed request: short and classified."""
+    if isinstance(exc, PrivateAddressError):
+        return str(exc)
     if isinstance(exc, NameResolutionError | socket.gaierror):
         return f"DNS lookup failed for {host}"
     if isinstance(exc, SSLError | ssl.SSLError):

@@ -22,8 +22,9 @@ from websockets.exceptions import (
 )
 from websockets.sync.client import ClientConnection, connect
 
-from . import Outcome, Request, scheduler_headers, timeout_text
-from .rest import _refuse_private, describe_failure
+from ... import netguard
+from . import Outcome, PrivateAddressError, Request, scheduler_headers, timeout_text
+from .rest import describe_failure
 
 if TYPE_CHECKING:
     from ...config import Settings
@@ -51,7 +52,8 @@ class WebSocketExecutor:
     def prepare(self, job: JobSpec, run_id: str, attempt: int) -> Request:
         """The payload is sent as one text message after connecting."""
         return Request(url=job.endpoint, headers=scheduler_headers(job, run_id, attempt),
-                       body=job.payload, timeout=float(job.timeout_seconds))
+                       body=job.payload, timeout=float(job.timeout_seconds),
+                       allow_private_networks=job.allow_private_networks)
 
     def judge(self, job: JobSpec, outcome: Outcome) -> str | None:
         """Success is a handshake (101) with no error after it, however it ended."""
@@ -66,17 +68,18 @@ class WebSocketExecutor:
         host = parts.hostname or ""
         if parts.scheme not in ("ws", "wss") or not host:
             return Outcome(error="invalid URL: the scheme must be ws or wss")
-        if self.deny_private_networks:
-            refused = _refuse_private(host, parts.port or (443 if parts.scheme == "wss" else 80))
-            if refused:
-                return Outcome(error=refused)
         headers = {k: v for k, v in request.headers.items() if k.lower() != "user-agent"}
         user_agent = next((v for k, v in request.headers.items() if k.lower() == "user-agent"),
                           None)
         try:
+            # Guarded: the handshake goes over a socket to a checked public address.
+            port = parts.port or netguard.DEFAULT_PORTS[parts.scheme]
+            sock = (netguard.connect_public(host, port, request.timeout)
+                    if self.deny_private_networks and not request.allow_private_networks
+                    else None)
             with connect(request.url, additional_headers=headers, user_agent_header=user_agent,
                          open_timeout=request.timeout, close_timeout=1, ping_interval=None,
-                         max_size=self.max_response_bytes + 1) as ws:
+                         max_size=self.max_response_bytes + 1, sock=sock, proxy=None) as ws:
                 return self._collect(ws, request, deadline, host)
         except InvalidStatus as exc:
             response = exc.response
@@ -89,7 +92,7 @@ class WebSocketExecutor:
             return Outcome(error=timeout_text(request.timeout))
         except InvalidHandshake as exc:
             return Outcome(error=f"handshake failed: {exc}")
-        except (OSError, ssl.SSLError) as exc:
+        except (OSError, ssl.SSLError, PrivateAddressError, UnicodeError) as exc:
             return Outcome(error=describe_failure(exc, request.timeout, host))
 
     def _collect(self, ws: ClientConnection, request: Request, deadline: float,
