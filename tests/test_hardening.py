@@ -239,7 +239,7 @@ def test_migration_gives_existing_keys_write(backend, tmp_path, request):
             if step.NAME < "0050":
                 database.execute_sql(
                     f"INSERT INTO schema_migrations VALUES ('{step.NAME}', '2024-01-01')")
-        assert migrations.migrate() == ["0050_security"]
+        assert "0050_security" in migrations.migrate()   # later migrations may follow
         assert [row.scope for row in ApiKey.select()] == ["write"]
     finally:
         close_all()
