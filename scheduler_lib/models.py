@@ -111,6 +111,9 @@ class ApiKey(BaseModel):
     description = peewee.TextField(default="")
     prefix = peewee.CharField()
     key_hash = peewee.CharField(unique=True)
+    # read (GET only), write (everything on jobs and their resources) or admin
+    # (also keys, the profile and superuser routes); see api/routing.required_scope.
+    scope = peewee.CharField(default="write")
     expires_at = peewee.DateTimeField(null=True)
     last_used_at = peewee.DateTimeField(null=True)
     created_at = peewee.DateTimeField()
@@ -125,6 +128,7 @@ class ApiKey(BaseModel):
             "user_id": self.user_id,
             "name": self.name,
             "description": self.description,
+            "scope": self.scope,
             "prefix": self.prefix,
             "expires_at": iso(self.expires_at),
             "last_used_at": iso(self.last_used_at),
@@ -205,6 +209,7 @@ class Job(BaseModel):
     max_attempts = peewee.IntegerField(default=1)
     retry_backoff_seconds = peewee.IntegerField(default=5)
     expected_status = JSONField(default=lambda: ["2xx"])
+    assertions = JSONField(default=list)
     # A run-now request waiting to start: its job_id and when it was asked for.
     run_requested_id = peewee.CharField(null=True)
     run_requested_at = peewee.DateTimeField(null=True)
@@ -247,6 +252,7 @@ def job_json(row: dict[str, Any], *, running: bool) -> dict[str, Any]:
         "max_attempts": get("max_attempts"),
         "retry_backoff_seconds": get("retry_backoff_seconds"),
         "expected_status": get("expected_status"),
+        "assertions": get("assertions"),
         "created_at": iso(get("created_at")),
         "updated_at": iso(get("updated_at")),
     }

@@ -5,8 +5,8 @@ its own by default (``process``); ``run_job_now`` runs one job synchronously (th
 CLI's ``jobs run``). See ``store`` for how runs are claimed, ``claims`` for taking
 over a dead node's runs, ``backend`` for what differs between SQLite and PostgreSQL,
 ``runner`` for what one attempt does, ``attempts`` for the event loop running them,
-``executors`` for the HTTP and WebSocket clients, ``retention`` for pruning old
-results.
+``executors`` for the job types (one module each, named in ``executors.registry``),
+``retention`` for pruning old results.
 
 Both names are imported on first use: the API process of ``serve`` needs only
 ``process`` and never loads the HTTP clients.

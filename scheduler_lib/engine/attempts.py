@@ -50,7 +50,8 @@ class AttemptLoop:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        self.executors = runner.Executors(self._settings)
+        self.executors = runner.Executors(self._settings,
+                                          pool_size=self._settings.scheduler.workers)
         try:
             self._loop.run_forever()
         finally:

@@ -1,4 +1,5 @@
-"""WebSocket attempts with the ``websockets`` asyncio client, on the engine's event loop.
+"""The ``websocket`` job type: attempts with the ``websockets`` asyncio client, on the
+engine's event loop.
 
 Connect (headers on the handshake), send the payload as one text message, then
 collect messages until the server closes or the job's timeout ends the collection.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -22,8 +24,13 @@ from websockets.exceptions import (
     InvalidURI,
 )
 
-from . import Outcome, Request, timeout_text
-from .http import describe_failure, refuse_private
+from ... import netguard
+from . import Outcome, PrivateAddressError, Request, scheduler_headers, timeout_text
+from .rest import describe_failure
+
+if TYPE_CHECKING:
+    from ...config import Settings
+    from ..store import JobSpec
 
 __all__ = ["WebSocketExecutor", "SEPARATOR"]
 
@@ -35,8 +42,26 @@ class WebSocketExecutor:
         self.max_response_bytes = max_response_bytes
         self.deny_private_networks = deny_private_networks
 
+    @classmethod
+    def from_settings(cls, settings: Settings, pool_size: int) -> WebSocketExecutor:
+        """``pool_size`` does not apply: every attempt opens its own connection."""
+        return cls(max_response_bytes=settings.fetch.max_response_bytes,
+                   deny_private_networks=settings.fetch.deny_private_networks)
+
     async def close(self) -> None:
-        """Nothing pooled: every attempt has its own connection."""
+        """Nothing pooled to release."""
+
+    def prepare(self, job: JobSpec, run_id: str, attempt: int) -> Request:
+        """The payload is sent as one text message after connecting."""
+        return Request(url=job.endpoint, headers=scheduler_headers(job, run_id, attempt),
+                       body=job.payload, timeout=float(job.timeout_seconds),
+                       allow_private_networks=job.allow_private_networks)
+
+    def judge(self, job: JobSpec, outcome: Outcome) -> str | None:
+        """Success is a handshake (101) with no error after it, however it ended."""
+        if outcome.error is not None:
+            return outcome.error
+        return None if outcome.status_code == 101 else f"unexpected status {outcome.status_code}"
 
     async def execute(self, request: Request) -> Outcome:
         """Perform ``request``; never raises for the target's failures."""
@@ -45,19 +70,21 @@ class WebSocketExecutor:
         host = parts.hostname or ""
         if parts.scheme not in ("ws", "wss") or not host:
             return Outcome(error="invalid URL: the scheme must be ws or wss")
-        if self.deny_private_networks:
-            refused = await asyncio.get_running_loop().run_in_executor(
-                None, refuse_private, host, parts.port or (443 if parts.scheme == "wss" else 80))
-            if refused:
-                return Outcome(error=refused)
         headers = {k: v for k, v in request.headers.items() if k.lower() != "user-agent"}
         user_agent = next((v for k, v in request.headers.items() if k.lower() == "user-agent"),
                           None)
         try:
+            # Guarded: the handshake goes over a socket to a checked public address.
+            port = parts.port or netguard.DEFAULT_PORTS[parts.scheme]
+            sock = None
+            if self.deny_private_networks and not request.allow_private_networks:
+                sock = await asyncio.get_running_loop().run_in_executor(
+                    None, netguard.connect_public, host, port, request.timeout)
             async with connect(request.url, additional_headers=headers,
                                user_agent_header=user_agent, open_timeout=request.timeout,
                                close_timeout=1, ping_interval=None,
-                               max_size=self.max_response_bytes + 1) as ws:
+                               max_size=self.max_response_bytes + 1, sock=sock,
+                               proxy=None) as ws:
                 return await self._collect(ws, request, deadline, host)
         except InvalidStatus as exc:
             response = exc.response
@@ -70,7 +97,7 @@ class WebSocketExecutor:
             return Outcome(error=timeout_text(request.timeout))
         except InvalidHandshake as exc:
             return Outcome(error=f"handshake failed: {exc}")
-        except (OSError, ssl.SSLError) as exc:
+        except (OSError, ssl.SSLError, PrivateAddressError, UnicodeError) as exc:
             return Outcome(error=describe_failure(exc, request.timeout, host))
 
     async def _collect(self, ws: ClientConnection, request: Request, deadline: float,
