@@ -19,8 +19,9 @@ starts the engine as a child process (the same executable, hidden command
   When its stdin closes without ``stop`` the parent has died (kill -9): the child
   exits at once, as one process killed would, and the next start recovers the
   runs it left (``dispatcher.Engine._start_up``).
-- A child that exits unexpectedly is started again after ``RESTART_DELAY``; the
-  start-up of its engine recovers the runs it had in flight.
+- A child that exits unexpectedly is started again after ``RESTART_DELAY`` (doubled,
+  up to ``RESTART_DELAY_MAX``, while it keeps dying young); the start-up of its
+  engine recovers the runs it had in flight.
 
 The database is shared as it is between nodes: SQLite in WAL mode lets the API read
 while the engine writes, PostgreSQL as usual.
@@ -50,7 +51,9 @@ __all__ = ["EngineProcess", "run_child", "COMMAND"]
 log = logging.getLogger("scheduler.engine")
 
 COMMAND = "engine-process"   # the hidden CLI command the child runs
-RESTART_DELAY = 1.0
+RESTART_DELAY = 1.0          # before starting a dead child again; doubled while it
+RESTART_DELAY_MAX = 30.0     # keeps dying within STABLE seconds, up to this
+STABLE = 60.0
 HEARTBEAT = 0.5              # seconds between the child's ticks
 METRICS_TIMEOUT = 2.0
 
@@ -155,19 +158,23 @@ class EngineProcess:
 
     def _supervise(self) -> None:
         """Read the child's messages; start it again if it dies while we are not stopping."""
+        young_deaths = 0   # in a row, each within STABLE seconds of its start
         while True:
             proc = self._proc
             assert proc is not None and proc.stdout is not None
+            started = time.monotonic()
             self._read_messages(proc.stdout)
             code = proc.wait()
             self.last_tick = None
             if self._stopping.is_set():
                 log.info("engine process %d exited with code %d", proc.pid, code)
                 return
+            young_deaths = 0 if time.monotonic() - started > STABLE else young_deaths + 1
+            delay = min(RESTART_DELAY * 2 ** max(young_deaths - 1, 0), RESTART_DELAY_MAX)
             log.error("engine process %d exited unexpectedly with code %d; starting it "
-                      "again in %ss", proc.pid, code, RESTART_DELAY)
+                      "again in %ss", proc.pid, code, delay)
             _close(proc.stdin)
-            if self._stopping.wait(RESTART_DELAY):
+            if self._stopping.wait(delay):
                 return
             try:
                 self._spawn()
