@@ -38,7 +38,7 @@ from datetime import datetime, timedelta
 
 from ..config import Settings
 from ..db import database
-from ..metrics import ACTIVE_JOBS, RUN_LATENESS, RUNS, RUNS_IN_FLIGHT, RUNS_WAITING
+from ..metrics import RUN_LATENESS, RUNS, RUNS_IN_FLIGHT, RUNS_WAITING
 from ..timeutil import utcnow
 from . import claims, runner, store, wakeups
 from .attempts import AttemptLoop
@@ -61,7 +61,6 @@ PASS_GAP = 0.02
 # each finished batch doubled the passes, and the CPU per run, at a few hundred runs/s.
 RECORD_WITHIN = 0.1
 SWITCH_INTERVAL = 0.001  # the interpreter's thread switch interval while an engine runs
-GAUGE_PERIOD = 5.0      # how often the active-jobs gauge is refreshed
 MISFIRE_GRACE = timedelta(seconds=1)
 
 # Labelled children looked up once (``labels()`` takes a lock and hashes each time).
@@ -101,7 +100,6 @@ class Engine:
         self._sleeping = False
         self._next_renew = 0.0
         self._next_recovery = 0.0
-        self._next_gauge = 0.0
         # PostgreSQL: other nodes' API changes wake this dispatcher (wakeups.py).
         self._listener: wakeups.Listener | None = None
         self._next_waiting = 0.0
@@ -245,7 +243,8 @@ class Engine:
                 if records:
                     store.finish_attempts(records, self.node_id, now)
                 if mono >= self._next_renew and self._holds_leases():
-                    store.renew_leases(self.node_id, now, self.lease_seconds)
+                    store.renew_leases(self.node_id, now, self.lease_seconds,
+                                       self._leased_jobs())
                     self._next_renew = mono + self.lease_seconds / 3
                 free = self._free_workers()
                 if mono >= self._next_recovery:
@@ -299,6 +298,11 @@ class Engine:
     def _holds_leases(self) -> bool:
         """Whether runs of this node are going (running, or waiting for a retry)."""
         return bool(self._running or self._retries)
+
+    def _leased_jobs(self) -> set[int]:
+        """The jobs whose leases this node holds: their runs are going or will retry."""
+        return {attempt.spec.pk for attempt in self._running.values()} | {
+            retry.spec.pk for _, _, retry in self._retries}
 
     def _take_finished(self) -> list[store.Finished]:
         records = []
@@ -379,9 +383,6 @@ class Engine:
 
     def _sleep_time(self, now: datetime, mono: float) -> float:
         """Seconds until the next thing to do (a due run, a retry), at most MAX_WAIT."""
-        if mono >= self._next_gauge:
-            ACTIVE_JOBS.set(store.count_active())
-            self._next_gauge = mono + GAUGE_PERIOD
         free = self._free_workers()
         if free <= 0:
             if mono >= self._next_waiting:   # counted at most once a second

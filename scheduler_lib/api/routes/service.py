@@ -62,8 +62,8 @@ def readyz(call: Call) -> Reply:
 
 
 def _count_active_jobs() -> None:
-    """Refresh the active-jobs gauge at each scrape (the engine's refresh is periodic,
-    and an API-only node has none)."""
+    """Refresh the active-jobs gauge at each scrape: nothing else counts them (the
+    engine stopped counting every few seconds: 19 ms a time at 100,000 jobs)."""
     try:
         ACTIVE_JOBS.set(Job.select().where(Job.is_active == True).count())  # noqa: E712
     except (peewee.PeeweeException, MaxConnectionsExceeded) as exc:
