@@ -15,7 +15,6 @@ themselves (bench/README.md).
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -25,8 +24,6 @@ from ..config import Settings
 from . import runner, store
 
 __all__ = ["AttemptLoop"]
-
-log = logging.getLogger("scheduler.engine")
 
 
 class AttemptLoop:

@@ -53,12 +53,12 @@ MAX_WAIT = 1.0          # longest sleep: other nodes' changes and expired leases
 # Passes start at least this far apart, so that runs are claimed in batches (a run
 # due just after a pass waits for the next). A pass per due run (runs due every few
 # milliseconds) cost more CPU than the runs themselves; passes 10 ms apart under load
-# (when 16 threads ran the attempts) cost ~55 us more per run at 1,000 runs/s than
-# 20 ms, for a p99 lateness of 20 instead of 39 ms (bench/README.md).
+# cost ~55 us more per run at 1,000 runs/s than 20 ms, for a p99 lateness of 20
+# instead of 39 ms on a busy machine (bench/README.md).
 PASS_GAP = 0.02
 # A finished attempt is recorded by the next pass; it wakes a sleeping dispatcher only
-# when that pass is further away than this (or every place is taken). Waking it for
-# each finished batch doubled the passes, and the CPU per run, at a few hundred runs/s.
+# when that pass is further away than this (or every place is taken): at a few
+# hundred runs/s, waking it for each finished batch added a pass per batch.
 RECORD_WITHIN = 0.1
 SWITCH_INTERVAL = 0.001  # the interpreter's thread switch interval while an engine runs
 MISFIRE_GRACE = timedelta(seconds=1)
