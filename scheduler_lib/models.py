@@ -260,6 +260,7 @@ class JobMember(BaseModel):
         return {
             "fetch_id": self.fetch_id,
             "user_id": self.user_id,
+            "username": self.user.username,
             "role": self.role,
             "created_at": iso(self.created_at),
         }

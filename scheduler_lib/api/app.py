@@ -9,6 +9,7 @@ from ..db import release_connection
 from .dashboard import add_dashboard
 from .routes import (
     apikeys,
+    audit,
     headers,
     home,
     jobs,
@@ -34,7 +35,7 @@ __all__ = ["ROUTE_MODULES", "all_routes", "create_app"]
 
 # Every resource's routes; the OpenAPI document is built from this same list.
 ROUTE_MODULES = (home, sessions, users, apikeys, service, schedules, headers, jobs, members,
-                 results, runs)
+                 results, runs, audit)
 
 _FIXED_MESSAGES = {404: "Not found", 405: "Method not allowed", 413: "Request body too large",
                    500: "Internal server error"}
@@ -61,7 +62,10 @@ def create_app(ctx: AppContext) -> bottle.Bottle:
     app.add_hook("after_request", finish_request)
     # A PostgreSQL connection goes back to the pool as soon as its request is answered.
     app.add_hook("after_request", release_connection)
-    for route in all_routes():
-        app.route(bottle_path(route.path), route.method, endpoint(route, ctx))
+    routes = all_routes()
+    readers = {route.path: route for route in routes if route.method == "GET"}
+    for route in routes:
+        reader = readers.get(route.path) if route.method == "PATCH" else None
+        app.route(bottle_path(route.path), route.method, endpoint(route, ctx, reader))
     add_dashboard(app)
     return app

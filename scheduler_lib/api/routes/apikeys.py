@@ -88,7 +88,9 @@ ROUTES = [
     Route("DELETE", "/user/apikey/{id}", delete_key, "Delete an API key", tag="apikeys",
           errors=(403, 404)),
     Route("POST", "/user/apikey/{id}", rotate_key, _ROTATE_SUMMARY, tag="apikeys", status=201,
-          data=API_KEY_WITH_SECRET, errors=(400, 403, 404), body=_ROTATE_BODY),
+          action="apikey.rotate", data=API_KEY_WITH_SECRET, errors=(400, 403, 404),
+          body=_ROTATE_BODY),
     Route("POST", "/user/apikey/{id}/rotate", rotate_key, _ROTATE_SUMMARY, tag="apikeys",
-          status=201, data=API_KEY_WITH_SECRET, errors=(400, 403, 404), body=_ROTATE_BODY),
+          status=201, action="apikey.rotate", data=API_KEY_WITH_SECRET,
+          errors=(400, 403, 404), body=_ROTATE_BODY),
 ]

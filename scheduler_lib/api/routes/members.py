@@ -19,8 +19,9 @@ def list_members(call: Call) -> Reply:
 
 
 def add_member(call: Call) -> Reply:
-    member = members.add_member(call.user, call.params["fetch_id"], call.body["user_id"],
-                                call.body["role"])
+    member = members.add_member(call.user, call.params["fetch_id"], call.body["role"],
+                                user_id=call.body.get("user_id"),
+                                username=call.body.get("username"))
     return Reply("Success add a member", member.to_json())
 
 
@@ -45,10 +46,13 @@ ROUTES = [
           tag="members", paginated=True, data=schemas.list_of(schemas.MEMBER),
           errors=(403, 404)),
     Route("POST", "/fetch/{fetch_id}/member", add_member, "Add a member (owner)",
-          tag="members", status=201,
+          tag="members", status=201, action="member.add",
           body=obj({"user_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                    "username": {"type": "string", "minLength": 1, "maxLength": 254,
+                                 "description": "A username or e-mail address (any case); "
+                                                "instead of user_id."},
                     "role": _ROLE},
-                   ("user_id", "role")),
+                   ("role",)),
           data=schemas.MEMBER, errors=(400, 403, 404, 409)),
     Route("GET", "/fetch/{fetch_id}/member/{user_id}", get_member, "One member (members)",
           tag="members", data=schemas.MEMBER, errors=(403, 404)),
@@ -56,6 +60,6 @@ ROUTES = [
           "Change a member's role (owner)", tag="members",
           body=obj({"role": _ROLE}, ("role",)), data=schemas.MEMBER, errors=(400, 403, 404)),
     Route("DELETE", "/fetch/{fetch_id}/member/{user_id}", remove_member,
-          "Remove a member (owner; never the last owner)", tag="members",
+          "Remove a member (owner; never the last owner)", tag="members", action="member.remove",
           errors=(400, 403, 404)),
 ]

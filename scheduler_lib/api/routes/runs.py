@@ -21,7 +21,7 @@ def run_job(call: Call) -> Reply:
 ROUTES = [
     Route("POST", "/fetch/{id}/run", run_job,
           "Run a job now, off schedule (owner, editor); the job's own job_id and "
-          "next_run_at do not change", tag="jobs", status=202,
+          "next_run_at do not change", tag="jobs", status=202, action="job.run",
           data={"type": "object", "properties": {"job_id": {"type": "string"}},
                 "required": ["job_id"]},
           errors=(401, 403, 404, 503)),
