@@ -91,6 +91,9 @@ class Route:
     action: str | None = None
     # False: the handler writes its own audit entries (login, refresh, logout).
     audited: bool = True
+    # Slow work that needs no transaction (bcrypt), done before a write's opens; its
+    # result is ``Call.prepared``.
+    prepare: Callable[[Call], Any] | None = None
 
     @property
     def audit_action(self) -> str:
@@ -107,6 +110,7 @@ class Call:
     identity: Identity | None
     client_addr: str
     headers: Any
+    prepared: Any = None                     # what the route's ``prepare`` returned
 
     @property
     def user(self) -> User:
@@ -353,6 +357,8 @@ def endpoint(route: Route, ctx: AppContext, reader: Route | None = None
                 client_addr=environ.get("REMOTE_ADDR", ""),
                 headers=request.headers,
             )
+            if route.prepare is not None:
+                call.prepared = route.prepare(call)
             reply = _audited_call(route, reader, call) if audited else route.handler(call)
         except ApiError as exc:
             for name, value in exc.headers.items():
