@@ -46,6 +46,8 @@ THROTTLED = "Too many failed logins, try again later"
 # Tables whose rows change by design on a rejected request (a failed login is
 # counted, and SQLite's autoincrement counter moves with it).
 VOLATILE_TABLES = {"login_failures", "schema_migrations", "sqlite_sequence"}
+# Audit entries that a rejected request writes by design (API.md section 12).
+_KEPT_ON_REJECTION = {"audit_log": "WHERE action NOT IN ('login.failed', 'token.reuse')"}
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -75,7 +77,8 @@ def db_snapshot() -> dict[str, list[str]]:
     tables = sorted(set(database.get_tables()) - VOLATILE_TABLES)
     snapshot = {}
     for table in tables:
-        rows = database.execute_sql(f'SELECT * FROM "{table}"').fetchall()
+        where = _KEPT_ON_REJECTION.get(table, "")
+        rows = database.execute_sql(f'SELECT * FROM "{table}" {where}').fetchall()
         snapshot[table] = sorted(repr(tuple(row)) for row in rows)
     return snapshot
 
