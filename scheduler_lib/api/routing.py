@@ -62,7 +62,7 @@ _STARTED, _RID, _ROUTE, _USER = ("scheduler.started", "scheduler.request_id",
 
 NO_DATA = object()
 WRITE_METHODS = ("POST", "PATCH", "DELETE")
-_VERBS = {"POST": "create", "PATCH": "update", "DELETE": "delete", "GET": "read"}
+_VERBS = {"POST": "create", "PATCH": "update", "DELETE": "delete"}
 # Ids are positive and fit a signed 64-bit column; anything else is no route (404).
 PATH_ID_PATTERN = r"[1-9][0-9]{0,17}"
 _UUID_PATTERN = r"[0-9A-Za-z-]{1,64}"

@@ -13,7 +13,8 @@ commits without its entry and a rejected change leaves none. Three writers:
 
 ``changed`` holds field *names* only, so secrets (passwords, preset values, keys,
 channel secrets) never reach an entry. Entries are never changed through the API;
-``prune`` drops those older than ``audit.max_age_days``.
+the retention pass (``engine/retention.py``) drops those older than
+``audit.max_age_days``.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ class Actor:
         return replace(self, user_id=user.id, username=user.username)
 
 
-SYSTEM = Actor(via="system")
+_SYSTEM = Actor(via="system")
 
 
 def cli_actor() -> Actor:
@@ -110,7 +111,7 @@ def record_system(action: str, *, resource: str | None = None, resource_id: int 
                   fetch_id: int | None = None, changed: Iterable[str] = ()) -> AuditEntry:
     """An entry for a change the engine made (e.g. ``job.pause`` by
     ``pause_after_failures``), written inside the engine's open transaction."""
-    return record(SYSTEM, action, resource=resource, resource_id=resource_id,
+    return record(_SYSTEM, action, resource=resource, resource_id=resource_id,
                   fetch_id=fetch_id, changed=changed)
 
 
