@@ -379,3 +379,32 @@ def test_cli_writes_are_entries_via_cli(run, tmp_path):
     assert json.loads(cli_ok(run("audit", "--json", "--job", "1"))) == []
     bad = run("audit", "--since", "yesterday")
     assert bad.exit_code == 1 and "since" in bad.stderr
+
+
+def test_system_entries_share_the_engines_transaction(server):
+    """``record_system`` is what the engine calls when it pauses a job: its entry
+    commits or rolls back with the engine's own change, and members see it."""
+    from scheduler_lib.models import Job
+    from scheduler_lib.services import audit
+
+    w = make_world(server)
+    log = Log()
+
+    def pause(then_fail: bool) -> None:
+        with database.atomic():
+            Job.update(is_active=False).where(Job.id == w.job["id"]).execute()
+            audit.record_system("job.pause", resource="job", resource_id=w.job["id"],
+                                fetch_id=w.job["id"], changed=["is_active"])
+            if then_fail:
+                raise RuntimeError("the engine's transaction fails")
+
+    with pytest.raises(RuntimeError):
+        pause(then_fail=True)
+    log.none()
+    assert Job.get_by_id(w.job["id"]).is_active is True
+    pause(then_fail=False)
+    log.one("job.pause", None, via="system", fetch_id=w.job["id"], changed=["is_active"],
+            remote_addr=None, request_id=None, api_key_id=None)
+    seen = ok(server.api.get(f"/audit?fetch_id={w.job['id']}&action=job.pause",
+                             token=w.viewer.token))
+    assert [(e["via"], e["user_id"]) for e in seen] == [("system", None)]

@@ -449,3 +449,26 @@ def test_teammate_added_by_name_pauses_and_the_owner_sees_who(server, page):
     page.get_by_role("link", name="Activity", exact=True).click()
     page.get_by_label("User", exact=True).select_option(label="bob")
     expect(page.locator("main ul.activity li", has_text="bob logged in").first).to_be_visible()
+
+
+def test_activity_in_words(server, page):
+    """How the Activity page and the job page word entries, from the page's own module."""
+    entries = [
+        ({"via": "system", "username": None, "action": "job.pause", "changed": ["is_active"]},
+         "this job", "The scheduler paused this job"),
+        ({"via": "cli", "username": None, "action": "user.update", "changed": ["password"]},
+         None, "An operator (command line) changed a user (password)"),
+        ({"via": "apikey", "username": "robot", "action": "job.update",
+          "changed": ["endpoint", "name"]}, "job “probe”",
+         "robot changed job “probe” (endpoint, name)"),
+        ({"via": "token", "username": None, "user_id": None, "action": "login.failed",
+          "changed": []}, None, "Someone unknown failed to log in"),
+        ({"via": "token", "username": "eve", "action": "brand.new", "changed": []}, None,
+         "eve did brand.new"),
+    ]
+    page.goto(f"{server.url}/ui/")
+    words = page.evaluate(
+        "async (entries) => { const m = await import('./js/views/activity.js');"
+        " return entries.map(([entry, job]) => m.describe(entry, job)); }",
+        [[entry, job] for entry, job, _ in entries])
+    assert words == [expected for _, _, expected in entries]
