@@ -198,9 +198,8 @@ def set_password(ctx: click.Context, config_path: str | None, username: str,
     """Set a user's password (their sessions are revoked)."""
     from .db import unit_of_work
     from .services import audit, users
-    from .services.transfer import find_user
     app_ctx = _open(_settings(ctx, config_path, {}))
-    user = find_user(username)
+    user = users.get_user_by_username(username)
     password = _read_password(password_stdin)
     with unit_of_work():
         users.set_password(app_ctx, user, password)
@@ -222,24 +221,27 @@ def jobs() -> None:
 @_guarded
 def jobs_list(ctx: click.Context, config_path: str | None, username: str | None,
               as_json: bool) -> None:
-    """List jobs with their schedule, next run and last outcome."""
+    """List jobs with their schedule, next run, last outcome and whether one runs now
+    (the JSON is the API's job shape)."""
     from .models import Job, JobMember
-    from .services.transfer import find_user
+    from .services.jobs import jobs_json
+    from .services.users import get_user_by_username
     _open(_settings(ctx, config_path, {}))
     query = Job.select().order_by(Job.id)
     if username is not None:
         member_of = JobMember.select(JobMember.fetch_id).where(
-            JobMember.user == find_user(username).id)
+            JobMember.user == get_user_by_username(username).id)
         query = query.where(Job.id.in_(member_of))
-    rows = [job.to_json() for job in query]
+    rows = jobs_json(query)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     _table(["ID", "NAME", "TYPE", "METHOD", "ENDPOINT", "SCHEDULE", "ACTIVE", "NEXT RUN",
-            "LAST"],
+            "LAST", "RUNNING"],
            [[j["id"], j["name"], j["type"], j["method"].upper() if j["type"] == "rest" else "-",
              j["endpoint"], j["execute_id"], "yes" if j["is_active"] else "no",
-             j["next_run_at"] or "-", j["last_status"] or "-"] for j in rows])
+             j["next_run_at"] or "-", j["last_status"] or "-",
+             "yes" if j["running"] else "no"] for j in rows])
 
 
 @jobs.command("run")
@@ -320,13 +322,14 @@ def import_(ctx: click.Context, config_path: str | None, source: Any,
     """
     from .db import unit_of_work
     from .services import audit
-    from .services.transfer import find_user, import_data
+    from .services.transfer import import_data
+    from .services.users import get_user_by_username
     app_ctx = _open(_settings(ctx, config_path, {}))
     try:
         document = json.load(source)
     except ValueError as exc:
         raise click.ClickException(f"{source.name}: not valid JSON ({exc})") from None
-    fallback = find_user(owner) if owner else None
+    fallback = get_user_by_username(owner) if owner else None
     with unit_of_work():
         report = import_data(app_ctx, document, check=_body_check(), fallback_owner=fallback)
         # changed: the kinds of items the import created.
@@ -354,11 +357,13 @@ def audit_log(ctx: click.Context, config_path: str | None, username: str | None,
               as_json: bool) -> None:
     """Show the audit log, newest first: who changed what, and when."""
     from .services import audit
-    from .services.transfer import find_user
+    from .services.access import SYSTEM
+    from .services.users import get_user_by_username
     _open(_settings(ctx, config_path, {}))
-    query = {"user_id": find_user(username).id if username else None, "fetch_id": job_id,
+    query = {"user_id": get_user_by_username(username).id if username else None,
+             "fetch_id": job_id,
              "since": since, "action": action, "limit": limit, "offset": 0}
-    rows = [entry.to_json() for entry in audit.list_entries(None, query)[0]]
+    rows = [entry.to_json() for entry in audit.list_entries(SYSTEM, query)[0]]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

@@ -17,10 +17,7 @@ class EngineHandle(Protocol):
     last_tick: float | None   # time.monotonic() of the dispatcher's last loop pass
 
     def wake(self) -> None:
-        """Jobs or schedules changed: re-read the earliest due time now."""
-
-    def run_now(self, job_pk: int) -> str:
-        """Queue a run of the job off schedule; returns the run's new ``job_id``."""
+        """Jobs or schedules changed (or a run was asked for): look at the due times now."""
 
 
 @dataclass
@@ -32,6 +29,9 @@ class AppContext:
     dummy_password_hash: str
     # The running engine, when this process runs one (set by server.Instance).
     engine: EngineHandle | None = None
+    # GET /openapi.json: the document of the routes this instance serves, as JSON
+    # (built once, by api.app.create_app).
+    openapi_json: bytes = b""
 
     def jobs_changed(self) -> None:
         """Tell the engine (if any) that jobs or schedules changed; on PostgreSQL the

@@ -199,6 +199,12 @@ def test_import_refuses_invalid_documents_and_changes_nothing(run):
                              "value": 1}]): "schedules[0] (x): Field 'type' must be one of",
         document(jobs=[{"name": "j", "endpoint": "http://x", "execute_ref": 5,
                         "members": []}]): "jobs[0] (j): execute_ref 5 names no schedule",
+        document(schedules=[{"ref": 1, "owner": "alice", "name": "x", "type": "hours",
+                             "value": 1}],
+                 jobs=[{"name": "j", "endpoint": "http://x", "execute_ref": 1,
+                        "members": [{"username": "alice", "role": "boss"}]}]):
+            "jobs[0] (j): members must be a list of {username, role} with role owner, "
+            "editor or viewer",
         "[1, 2": "not valid JSON",
     }
     for text, expected in cases.items():
@@ -214,6 +220,7 @@ def test_jobs_list_and_run(run, http_target):  # noqa: F811
     assert table[0].split()[:5] == ["ID", "NAME", "TYPE", "METHOD", "ENDPOINT"]
     assert table[1].split()[:5] == ["1", "probe", "rest", "POST", http_target.url + "/hook"]
     assert table[2].split()[1] == "nightly-report" and " no " in table[2]
+    assert table[0].split()[-1] == "RUNNING" and table[1].split()[-1] == "no"
     assert [j["name"] for j in json.loads(ok(run("jobs", "list", "--json", "--user", "bob")))] \
         == ["probe"]
 

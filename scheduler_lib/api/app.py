@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import bottle
 
 from ..context import AppContext
 from ..db import release_connection
 from .dashboard import add_dashboard
+from .openapi import build_document
 from .routes import (
     apikeys,
     audit,
@@ -63,6 +66,9 @@ def create_app(ctx: AppContext) -> bottle.Bottle:
     # A PostgreSQL connection goes back to the pool as soon as its request is answered.
     app.add_hook("after_request", release_connection)
     routes = all_routes()
+    # Built once, from the routes served: GET /openapi.json hands out these bytes.
+    ctx.openapi_json = json.dumps(build_document(routes, ctx.settings),
+                                  ensure_ascii=False).encode()
     readers = {route.path: route for route in routes if route.method == "GET"}
     for route in routes:
         reader = readers.get(route.path) if route.method == "PATCH" else None

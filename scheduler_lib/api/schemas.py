@@ -1,12 +1,39 @@
-"""JSON Schemas of the resources the API returns (used by the OpenAPI document)."""
+"""JSON Schemas of the resources the API returns (used by the OpenAPI document).
+
+A schema gets its OpenAPI name in one place: ``named("Job", {...})``. The document
+shows every named schema once, under ``#/components/schemas/<name>``, and refers to it
+with ``$ref`` wherever a route uses it (as ``data``, inside a list, as a ``body``, as a
+property); ``one_of`` builds a ``oneOf`` of named variants with its ``discriminator``.
+The names are what generated clients call their classes, so they are part of the API.
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+COMPONENTS = "#/components/schemas/"
+
+
+def named(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` as the component ``name`` (JSON Schema's ``title`` carries the name;
+    validation ignores it)."""
+    return {**schema, "title": name}
+
+
+def one_of(property_name: str, variants: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Exactly one of the named ``variants``, told apart by ``property_name``: each
+    key of ``variants`` is that property's value for the variant (which should declare
+    it as ``{"const": key}``, so validation picks the same one)."""
+    return {"oneOf": list(variants.values()),
+            "discriminator": {"propertyName": property_name,
+                              "mapping": {value: COMPONENTS + schema["title"]
+                                          for value, schema in variants.items()}}}
 
 TIMESTAMP = {"type": "string", "format": "date-time",
              "examples": ["2025-12-09T03:01:40.912343Z"]}
 NULLABLE_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
 
-USER = {
+USER = named("User", {
     "type": "object",
     "properties": {
         "id": {"type": "integer"},
@@ -17,16 +44,16 @@ USER = {
         "updated_at": TIMESTAMP,
     },
     "required": ["id", "username", "email", "is_superuser", "created_at", "updated_at"],
-}
+})
 
-TOKEN_PAIR = {
+TOKEN_PAIR = named("TokenPair", {
     "type": "object",
     "properties": {"access_token": {"type": "string"}, "refresh_token": {"type": "string"}},
     "required": ["access_token", "refresh_token"],
-}
+})
 
 
-def list_of(item: dict) -> dict:
+def list_of(item: dict[str, Any]) -> dict[str, Any]:
     return {"type": "array", "items": item}
 
 
@@ -34,7 +61,7 @@ _ID = {"type": "integer"}
 _NULLABLE_ID = {"type": ["integer", "null"]}
 _STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 
-SCHEDULE = {
+SCHEDULE = named("Schedule", {
     "type": "object",
     "properties": {
         "id": _ID, "user_id": _ID, "name": {"type": "string"}, "is_repeat": {"type": "boolean"},
@@ -44,18 +71,18 @@ SCHEDULE = {
     },
     "required": ["id", "user_id", "name", "is_repeat", "type", "value", "cron", "timezone",
                  "created_at", "updated_at"],
-}
+})
 
-HEADER_PRESET = {
+HEADER_PRESET = named("HeaderPreset", {
     "type": "object",
     "properties": {
         "id": _ID, "user_id": _ID, "name": {"type": "string"}, "headers": _STRING_MAP,
         "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
     },
     "required": ["id", "user_id", "name", "headers", "created_at", "updated_at"],
-}
+})
 
-JOB = {
+JOB = named("Job", {
     "type": "object",
     "properties": {
         "id": _ID, "name": {"type": "string"}, "type": {"enum": ["rest", "websocket"]},
@@ -66,28 +93,30 @@ JOB = {
         "description": {"type": "string"}, "execute_id": _ID, "header_id": _NULLABLE_ID,
         "is_active": {"type": "boolean"},
         "job_id": {"type": "string", "format": "uuid",
-                   "description": "Names the job's next scheduled run."},
+                   "description": "The job_id the run starting at next_run_at will carry."},
         "next_run_at": NULLABLE_TIMESTAMP, "last_run_at": NULLABLE_TIMESTAMP,
         "last_status": {"enum": ["success", "failure", None]},
+        "running": {"type": "boolean",
+                    "description": "An attempt of this job is in flight now."},
         "timeout_seconds": _ID, "max_attempts": _ID, "retry_backoff_seconds": _ID,
         "expected_status": {"type": "array", "items": {"type": ["integer", "string"]}},
         "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
     },
     "required": ["id", "name", "type", "endpoint", "method", "topic", "payload", "description",
                  "execute_id", "header_id", "is_active", "job_id", "next_run_at",
-                 "last_run_at", "last_status", "timeout_seconds", "max_attempts",
+                 "last_run_at", "last_status", "running", "timeout_seconds", "max_attempts",
                  "retry_backoff_seconds", "expected_status", "created_at", "updated_at"],
-}
+})
 
-MEMBER = {
+MEMBER = named("Member", {
     "type": "object",
     "properties": {"fetch_id": _ID, "user_id": _ID, "username": {"type": "string"},
                    "role": {"enum": ["owner", "editor", "viewer"]}, "created_at": TIMESTAMP},
     "required": ["fetch_id", "user_id", "username", "role", "created_at"],
-}
+})
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
-AUDIT_ENTRY = {
+AUDIT_ENTRY = named("AuditEntry", {
     "type": "object",
     "properties": {
         "id": _ID, "at": TIMESTAMP, "user_id": _NULLABLE_ID, "username": _NULLABLE_STRING,
@@ -100,20 +129,24 @@ AUDIT_ENTRY = {
     },
     "required": ["id", "at", "user_id", "username", "via", "api_key_id", "action", "resource",
                  "resource_id", "fetch_id", "changed", "remote_addr", "request_id"],
-}
+})
 
-RESULT = {
+RESULT = named("Result", {
     "type": "object",
     "properties": {
         "id": _ID, "fetch_id": _ID, "job_id": {"type": ["string", "null"]},
         "name": {"type": "string"}, "status_code": _NULLABLE_ID,
         "response": {"description": "The body: parsed JSON when it parses, else text."},
         "response_headers": _STRING_MAP, "response_truncated": {"type": "boolean"},
-        "error": {"type": ["string", "null"]}, "success": {"type": "boolean"},
+        "error": {"type": ["string", "null"]},
+        "success": {"type": ["boolean", "null"],
+                    "description": "Null while the attempt is in flight."},
         "attempt": _ID, "scheduled_at": NULLABLE_TIMESTAMP, "started_at": NULLABLE_TIMESTAMP,
+        "finished_at": NULLABLE_TIMESTAMP,
         "duration_ms": _NULLABLE_ID, "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
     },
     "required": ["id", "fetch_id", "job_id", "name", "status_code", "response",
                  "response_headers", "response_truncated", "error", "success", "attempt",
-                 "scheduled_at", "started_at", "duration_ms", "created_at", "updated_at"],
-}
+                 "scheduled_at", "started_at", "finished_at", "duration_ms", "created_at",
+                 "updated_at"],
+})

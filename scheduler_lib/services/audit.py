@@ -27,6 +27,7 @@ import peewee
 
 from ..models import BaseModel, JobMember, JSONField, User
 from ..timeutil import iso, utcnow
+from .access import Caller
 from .results import parse_since
 
 __all__ = ["AuditEntry", "Actor", "VIA", "record", "record_system", "cli_actor",
@@ -135,14 +136,14 @@ def refine_action(action: str, changed: list[str], after: Mapping[str, Any]) -> 
     return action
 
 
-def list_entries(user: User | None, query: Mapping[str, Any]) -> tuple[list[AuditEntry], int]:
-    """Newest first. A superuser (and the operator at the CLI: ``user`` None) sees
-    every entry; anyone else the entries of the jobs they are a member of and their
-    own actions."""
+def list_entries(caller: Caller, query: Mapping[str, Any]) -> tuple[list[AuditEntry], int]:
+    """Newest first. A superuser (and ``SYSTEM``, the operator at the CLI) sees every
+    entry; anyone else the entries of the jobs they are a member of and their own
+    actions."""
     rows = AuditEntry.select()
-    if user is not None and not user.is_superuser:
-        member_of = JobMember.select(JobMember.fetch_id).where(JobMember.user == user.id)
-        rows = rows.where(AuditEntry.fetch_id.in_(member_of) | (AuditEntry.user_id == user.id))
+    if isinstance(caller, User) and not caller.is_superuser:
+        member_of = JobMember.select(JobMember.fetch_id).where(JobMember.user == caller.id)
+        rows = rows.where(AuditEntry.fetch_id.in_(member_of) | (AuditEntry.user_id == caller.id))
     for name in ("user_id", "fetch_id", "action"):
         if query.get(name) is not None:
             rows = rows.where(getattr(AuditEntry, name) == query[name])

@@ -23,5 +23,6 @@ ROUTES = [
                  "action": {"type": "string", "minLength": 1, "maxLength": 64},
                  "since": {"type": "string", "format": "date-time",
                            "description": "Only entries at or after this time."}},
-          data=schemas.list_of(schemas.AUDIT_ENTRY), errors=(400,)),
+          data=schemas.list_of(schemas.AUDIT_ENTRY), errors=(400,),
+          operation_id="listAuditEntries"),
 ]
