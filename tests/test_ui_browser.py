@@ -45,7 +45,7 @@ def browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _missing("Playwright is not installed: pip install -r requirements.txt")
+        _missing("Playwright is not installed: pip install -r requirements-dev.txt")
     if not os.access(CHROMIUM, os.X_OK):
         _missing(f"no Chromium at {CHROMIUM}: apt-get install -y chromium")
     with sync_playwright() as playwright:
