@@ -9,9 +9,9 @@ same ``Route`` objects.
 
 A write (POST, PATCH, DELETE) runs its handler and writes its audit entry
 (``services/audit.py``) in one ``unit_of_work``: the change and its entry commit
-together, and a request that fails rolls back both. Its ``changed`` fields come
-from the body compared with the resource before (the same path's GET, read in the
-same transaction) and after (the reply's data).
+together, and a request that fails rolls back both. Its ``changed`` fields are the
+body's, compared with the resource before (the same path's GET, read in the same
+transaction) and after (the reply's data).
 
 Every request, routed or not, gets a request id (``X-Request-ID``: the client's if
 it is sane, else a new one), one access-log line and its request metrics, labelled
