@@ -408,3 +408,23 @@ def test_system_entries_share_the_engines_transaction(server):
     seen = ok(server.api.get(f"/audit?fetch_id={w.job['id']}&action=job.pause",
                              token=w.viewer.token))
     assert [(e["via"], e["user_id"]) for e in seen] == [("system", None)]
+
+
+def test_engine_wake_ups_wait_for_the_commit(server):
+    """Inside a request's transaction ``ctx.jobs_changed()`` must not wake the engine
+    before the change is visible to it: ``after_commit`` runs once the unit commits,
+    never after a rollback, and at once outside a unit."""
+    from scheduler_lib.db import after_commit, unit_of_work
+
+    calls: list[str] = []
+    with unit_of_work():
+        after_commit(lambda: calls.append("outer"))
+        with unit_of_work():
+            after_commit(lambda: calls.append("inner"))
+        assert calls == []
+    assert calls == ["outer", "inner"]
+    with pytest.raises(RuntimeError), unit_of_work():
+        after_commit(lambda: calls.append("rolled back"))
+        raise RuntimeError("fails")
+    after_commit(lambda: calls.append("now"))
+    assert calls == ["outer", "inner", "now"]
