@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import urllib3
 from conftest import wait_for
 from fetch_world import HOURLY, create, make_job, make_world, ok, snapshot
 from test_cli import Cli, add_user, world
@@ -170,9 +171,11 @@ def test_each_write_leaves_one_entry_with_its_actor(server):
 def test_rejected_writes_leave_no_entry(server):
     w = make_world(server)
     api, job = server.api, w.job
+    reader = create(server, w.owner, "/user/apikey", {"name": "reader", "scope": "read"})
     log = Log()
     before = snapshot()
     refused = [
+        api.patch(f"/fetch/{job['id']}", {"is_active": False}, api_key=reader["key"]),    # 403
         api.patch(f"/fetch/{job['id']}", {"is_active": "no"}, token=w.owner.token),      # 400
         api.patch(f"/fetch/{job['id']}", {"is_active": False}, token=w.viewer.token),    # 403
         api.patch(f"/fetch/{job['id']}", {"is_active": False}, token=w.outsider.token),  # 403
@@ -190,7 +193,8 @@ def test_rejected_writes_leave_no_entry(server):
         api.post("/logout", {"refresh_token": w.editor.refresh_token},
                  token=w.owner.token),                                                   # 401
     ]
-    assert [r.status for r in refused] == [400, 403, 403, 404, 409, 400, 409, 401, 400, 403, 401]
+    assert [r.status for r in refused] == [403, 400, 403, 403, 404, 409, 400, 409, 401, 400, 403,
+                                           401]
     log.none()
     assert snapshot() == before
 
@@ -428,3 +432,20 @@ def test_engine_wake_ups_wait_for_the_commit(server):
         raise RuntimeError("fails")
     after_commit(lambda: calls.append("now"))
     assert calls == ["outer", "inner", "now"]
+
+
+def test_remote_addr_honours_trusted_proxies(start_server):
+    """The entry names the client behind a trusted proxy, never one a stranger claims."""
+    server = start_server(server__trusted_proxies="127.0.0.1")
+    log = Log()
+    headers = {"X-Forwarded-For": "203.0.113.7"}
+    assert server.api.post("/login", {"identifier": "admin", "password": "nope"},
+                           headers=headers).status == 401
+    log.one("login.failed", server.admin, remote_addr="203.0.113.7")
+    r = server.api.post("/fetch/execute", HOURLY, token=server.admin.token, headers=headers)
+    ok(r, 201)
+    log.one("schedule.create", server.admin, remote_addr="203.0.113.7")
+    stranger = type(server.api)(server.url)
+    stranger.http = urllib3.PoolManager(retries=False, source_address=("127.0.0.6", 0))
+    ok(stranger.post("/fetch/execute", HOURLY, token=server.admin.token, headers=headers), 201)
+    log.one("schedule.create", server.admin, remote_addr="127.0.0.6")

@@ -1,9 +1,11 @@
 """Pruning old results and audit entries in the background.
 
 Results older than ``retention.max_age_days`` go, and each job keeps only its newest
-``retention.max_runs_per_job``; audit entries older than ``audit.max_age_days``
-go. Deletes run in small batches, each its own short transaction, so that pruning
-never holds the database for long and never blocks the API.
+``retention.max_runs_per_job``; audit entries older than ``audit.max_age_days`` go.
+Refresh tokens and revoked access-token ids past their token's expiry go too: an
+expired token is refused by its signature check whatever the table says, so those
+rows protect nothing. Deletes run in small batches, each its own short transaction,
+so that pruning never holds the database for long and never blocks the API.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from ..db import database, release_connection
 from ..timeutil import utcnow
 from .store import execute, transaction
 
-__all__ = ["prune_results", "prune_audit", "RetentionTask"]
+__all__ = ["prune_results", "prune_audit", "prune_expired_tokens", "RetentionTask"]
 
 log = logging.getLogger("scheduler.retention")
 
 BATCH = 500
+# Clock skew between nodes: a token is forgotten this long after it expired.
+_TOKEN_GRACE = timedelta(minutes=1)
 
 
 def _delete_batches(where: str, params: tuple, stop: threading.Event | None,
@@ -60,6 +64,16 @@ def prune_audit(max_age_days: int, now: datetime | None = None,
     """Delete audit entries older than ``max_age_days``; returns how many went."""
     horizon = (now or utcnow()) - timedelta(days=max_age_days)
     return _delete_batches("at < ?", (horizon,), stop, table="audit_log")
+
+
+def prune_expired_tokens(now: datetime | None = None) -> int:
+    """Delete refresh tokens and revoked-token entries past their expiry."""
+    horizon = (now or utcnow()) - _TOKEN_GRACE
+    deleted = 0
+    for table in ("refresh_tokens", "revoked_tokens"):
+        with transaction():
+            deleted += execute(f"DELETE FROM {table} WHERE expires_at < ?", (horizon,)).rowcount
+    return deleted
 
 
 class RetentionTask:
@@ -101,6 +115,7 @@ class RetentionTask:
                     audit_pruned = prune_audit(self.audit_max_age_days, self.clock(), self._stop)
                     if audit_pruned:
                         log.info("pruned %d old audit entries", audit_pruned)
+                    prune_expired_tokens(self.clock())
                 except Exception:  # retried at the next interval
                     log.exception("pruning results failed")
                 finally:

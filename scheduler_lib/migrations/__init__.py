@@ -13,12 +13,19 @@ from __future__ import annotations
 
 from .. import db
 from ..timeutil import utcnow
-from . import m0001_initial, m0020_engine, m0030_login_throttle, m0040_run_requests, m0080_audit
+from . import (
+    m0001_initial,
+    m0020_engine,
+    m0030_login_throttle,
+    m0040_run_requests,
+    m0050_security,
+    m0080_audit,
+)
 
 __all__ = ["MIGRATIONS", "migrate", "pending"]
 
 MIGRATIONS = (m0001_initial, m0020_engine, m0030_login_throttle, m0040_run_requests,
-              m0080_audit)
+              m0050_security, m0080_audit)
 
 _PK = {"sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT", "postgres": "BIGSERIAL PRIMARY KEY"}
 

@@ -45,13 +45,15 @@ def login(ctx: AppContext, identifier: str, password: str,
           client: audit.Actor) -> dict[str, str]:
     """A new token pair (a new refresh family), or Unauthorized.
 
-    TooManyRequests while ``identifier`` or the client's address is throttled
-    (checked before the password, so even the right one is refused then). Both a
-    login and a failed one are audited (as ``client`` acting as the account named).
+    TooManyRequests while the account ``identifier`` names or the client's address is
+    throttled (checked before the password, so even the right one is refused then).
+    Both a login and a failed one are audited (as ``client`` acting as the account
+    named).
     """
     client_addr = client.remote_addr or ""
-    throttle.check(ctx.settings, identifier, client_addr)
     user = find_user(identifier)
+    account = throttle.account_key(identifier, user.id if user is not None else None)
+    throttle.check(ctx.settings, account, client_addr)
     # bcrypt takes a while: let other requests use the pooled connection meanwhile.
     release_connection()
     # Check a password either way so unknown users and wrong passwords take as long.
@@ -62,12 +64,12 @@ def login(ctx: AppContext, identifier: str, password: str,
         ok = auth.check_password(password, user.password_hash)
     if not ok:
         with database.atomic():
-            throttle.record_failure(ctx.settings, identifier, client_addr)
+            throttle.record_failure(ctx.settings, account, client_addr)
             audit.record(client.as_user(user), "login.failed", resource="user",
                          resource_id=user.id if user is not None else None)
         raise Unauthorized("Invalid identifier or password")
     with database.atomic():
-        throttle.clear(identifier, client_addr)
+        throttle.clear(account, client_addr)
         audit.record(client.as_user(user), "login", resource="user", resource_id=user.id)
         return _issue_pair(ctx, user, uuid.uuid4().hex)
 
@@ -91,25 +93,28 @@ def refresh(ctx: AppContext, token: str, client: audit.Actor) -> dict[str, str]:
 
     Presenting a token that was already revoked means it leaked: every token of its
     login (family) is revoked too, and the detection is audited (``token.reuse``).
+    Claiming the token, revoking the family on reuse and issuing the new token happen
+    in one transaction: a racing reuse either waits for the winner's new token and
+    revokes it with the family, or wins and is revoked by the other; two live
+    sessions never come out of one token.
     """
     claims, row = _claim_refresh_token(ctx, token)
-    user = User.get_or_none(User.id == row.user_id)
     with database.atomic():
         won = (RefreshToken.update(revoked_at=utcnow())
                .where(RefreshToken.jti == row.jti, RefreshToken.revoked_at.is_null())
                .execute())
+        user = User.get_or_none(User.id == row.user_id)
         if not won:
             _revoke_family(row.family_id)
             audit.record(client.as_user(user), "token.reuse", resource="user",
                          resource_id=row.user_id)
+        elif user is not None and claims.get("ver") == user.token_version:
+            audit.record(client.as_user(user), "token.refresh", resource="user",
+                         resource_id=user.id)
+            return _issue_pair(ctx, user, row.family_id)
     if not won:
         raise Unauthorized("Token has been revoked")
-    if user is None or claims.get("ver") != user.token_version:
-        raise Unauthorized("Invalid token")
-    with database.atomic():
-        audit.record(client.as_user(user), "token.refresh", resource="user",
-                     resource_id=user.id)
-        return _issue_pair(ctx, user, row.family_id)
+    raise Unauthorized("Invalid token")
 
 
 def logout(ctx: AppContext, actor: audit.Actor, user: User, refresh_token: str,
