@@ -160,9 +160,11 @@ def create_user(ctx: click.Context, config_path: str | None, username: str, emai
     settings = _settings(ctx, config_path, {})
     app_ctx = _open(settings)
     password = _read_password(password_stdin)
+    # bcrypt before the transaction: it would hold SQLite's write lock meanwhile.
+    prepared = users.hash_new_password(app_ctx, password)
     with unit_of_work():
         user = users.create_user(app_ctx, username=username, email=email, password=password,
-                                 is_superuser=superuser)
+                                 is_superuser=superuser, prepared=prepared)
         audit.record(audit.cli_actor(), "user.create", resource="user", resource_id=user.id,
                      changed=("username", "email", "password", "is_superuser"))
     kind = "superuser" if user.is_superuser else "user"
@@ -201,9 +203,9 @@ def set_password(ctx: click.Context, config_path: str | None, username: str,
     from .services import audit, users
     app_ctx = _open(_settings(ctx, config_path, {}))
     user = users.get_user_by_username(username)
-    password = _read_password(password_stdin)
+    prepared = users.hash_new_password(app_ctx, _read_password(password_stdin))
     with unit_of_work():
-        users.set_password(app_ctx, user, password)
+        users.set_password(app_ctx, user, prepared)
         audit.record(audit.cli_actor(), "user.update", resource="user", resource_id=user.id,
                      changed=("password",))
     click.echo(f"Password of {user.username} changed; their sessions were revoked.")

@@ -19,7 +19,7 @@ from .sessions import revoke_all_refresh_tokens
 __all__ = [
     "USERNAME_PATTERN", "EMAIL_PATTERN", "MIN_PASSWORD_LENGTH", "create_user", "get_user",
     "get_user_by_username", "list_users", "update_user", "update_profile", "delete_user",
-    "set_password", "NewPassword", "new_password",
+    "set_password", "NewPassword", "new_password", "hash_new_password",
 ]
 
 USERNAME_PATTERN = r"^[A-Za-z0-9._-]{3,150}$"
@@ -67,6 +67,12 @@ class NewPassword:
     hash: str
 
 
+def hash_new_password(ctx: AppContext, password: str) -> NewPassword:
+    """``password`` checked and hashed (slow: outside any transaction)."""
+    return NewPassword(auth.hash_password(_check_password(password),
+                                          ctx.settings.auth.bcrypt_rounds))
+
+
 def new_password(ctx: AppContext, changes: dict[str, Any], *,
                  current_user: User | None = None) -> NewPassword | None:
     """The new ``password`` of ``changes`` checked and hashed (None when it sets none).
@@ -82,15 +88,14 @@ def new_password(ctx: AppContext, changes: dict[str, Any], *,
         current = changes.get("current_password")
         if current is None or not auth.check_password(current, current_user.password_hash):
             raise Forbidden("Current password is incorrect")
-    return NewPassword(auth.hash_password(_check_password(password),
-                                          ctx.settings.auth.bcrypt_rounds))
+    return hash_new_password(ctx, password)
 
 
 def create_user(ctx: AppContext, *, username: str, email: str, password: str,
                 is_superuser: bool = False, prepared: NewPassword | None = None) -> User:
     username = _check_username(username)
     email = _check_email(email)
-    password_hash = (prepared or new_password(ctx, {"password": password})).hash
+    password_hash = (prepared or hash_new_password(ctx, password)).hash
     now = utcnow()
     try:
         with database.atomic():
@@ -178,8 +183,9 @@ def update_profile(ctx: AppContext, user: User, changes: dict[str, Any],
     return _apply_changes(ctx, user, allowed, prepared)
 
 
-def set_password(ctx: AppContext, user: User, password: str) -> User:
-    return _apply_changes(ctx, user, {"password": password})
+def set_password(ctx: AppContext, user: User, password: NewPassword) -> User:
+    """The operator's reset (CLI) to a password made by ``new_password``."""
+    return _apply_changes(ctx, user, {}, password)
 
 
 def delete_user(actor: User | None, user_id: int) -> None:
