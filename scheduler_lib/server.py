@@ -1,4 +1,4 @@
-"""One running instance: the HTTP server (Cheroot) and, later, the engine.
+"""One running instance: the HTTP server (Cheroot), the engine and the notification sender.
 
 ``Instance.start()`` binds and serves in a background thread and returns, which is
 what tests and ``serve`` both use; ``run_until_signalled`` adds SIGTERM/SIGINT
@@ -18,6 +18,8 @@ from .api.app import create_app
 from .config import Settings
 from .db import close_all, describe_url, open_database, release_connection
 from .engine import Engine
+from .engine.dispatcher import default_node_id
+from .notify.sender import Sender
 from .services.setup import prepare
 
 __all__ = ["Instance", "tune_cheroot"]
@@ -56,6 +58,9 @@ class Instance:
         if settings.scheduler.enabled:
             self.engine = Engine(settings)
             self.ctx.engine = self.engine
+        # Every node sends notifications (API-only nodes too): the outbox's claims
+        # share the work.
+        self.sender = Sender(settings, self.engine.node_id if self.engine else default_node_id())
 
     @property
     def port(self) -> int:
@@ -68,6 +73,7 @@ class Instance:
         self._thread.start()
         if self.engine is not None:
             self.engine.start()
+        self.sender.start()
         log.info("serving on http://%s:%d (database %s)", self.settings.server.host, self.port,
                  describe_url(self.settings.database.url))
 
@@ -82,6 +88,7 @@ class Instance:
             self._thread.join(timeout=10)
         if self.engine is not None:
             self.engine.stop()
+        self.sender.stop()
         close_all()
         log.info("stopped")
 

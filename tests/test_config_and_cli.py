@@ -28,7 +28,9 @@ PRODUCT_KEYS = [
     "scheduler.workers", "scheduler.min_interval_seconds", "scheduler.misfire",
     "scheduler.lease_seconds", "fetch.max_response_bytes", "fetch.deny_private_networks",
     "retention.max_runs_per_job", "retention.max_age_days", "bootstrap.username",
-    "bootstrap.email", "bootstrap.password", "log.level", "log.format",
+    "bootstrap.email", "bootstrap.password", "log.level", "log.format", "server.public_url",
+    "smtp.host", "smtp.port", "smtp.username", "smtp.password", "smtp.from", "smtp.security",
+    "smtp.timeout_seconds", "notify.max_attempts",
 ]
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from .. import timing
 from ..db import database, is_postgres
+from ..notify.outbox import record_run_ends
 
 __all__ = ["JobSpec", "Claim", "Finished", "transaction", "claim_due", "acquire_lease",
            "release_lease", "release_all", "renew_leases", "open_attempt", "open_attempts",
@@ -291,7 +292,9 @@ def open_attempts(starts: list[tuple[JobSpec, str, int, datetime]],
 
 
 def finish_attempts(records: list[Finished], node: str, now: datetime) -> None:
-    """Complete attempt records, update their jobs, release finished runs' leases.
+    """Complete attempt records, update their jobs, release finished runs' leases, and
+    put the events of the runs that ended into the notification outbox
+    (``notify.outbox.record_run_ends``), all in the caller's transaction.
 
     SQLite: three ``executemany`` for the batch (in process, cheap). PostgreSQL: two
     ``UPDATE … FROM (VALUES …)`` statements for the whole batch, sent in one round
@@ -301,6 +304,7 @@ def finish_attempts(records: list[Finished], node: str, now: datetime) -> None:
         return
     if is_postgres():
         _finish_postgres(records, node, now)
+        record_run_ends(records, now)
         return
     cursor = database.cursor()
     cursor.executemany(
@@ -317,6 +321,7 @@ def finish_attempts(records: list[Finished], node: str, now: datetime) -> None:
     if released:
         cursor.executemany("UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL "
                            "WHERE id = ? AND lease_owner = ?", released)
+    record_run_ends(records, now)
 
 
 # Every value cast: a column of VALUES holding only NULLs would otherwise be text.

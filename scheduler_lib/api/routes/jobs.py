@@ -29,6 +29,11 @@ _FIELDS = {
     "max_attempts": {"type": "integer", "minimum": 1, "maximum": 10},
     "retry_backoff_seconds": {"type": "integer", "minimum": 0, "maximum": 86400},
     "expected_status": {"type": "array", "minItems": 1, "maxItems": 100, "items": _STATUS},
+    "alert_after_failures": {"type": "integer", "minimum": 1, "maximum": 1000,
+                             "description": "Failed runs in a row that fire `failure`."},
+    "pause_after_failures": {"type": "integer", "minimum": 0, "maximum": 1000,
+                             "description": "Failed runs in a row that pause the job "
+                                            "(0: never)."},
 }
 _ALL = {"all": {"type": "boolean", "default": False,
                 "description": "Every job (superusers only)."}}

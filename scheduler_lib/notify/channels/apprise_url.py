@@ -1,0 +1,99 @@
+"""Apprise channels: any URL the ``apprise`` library speaks (Slack, Discord, Telegram,
+Teams, ntfy, Gotify, Matrix, mailto, json, …), sent through that library.
+
+An Apprise URL carries its service's credentials, so it is shown only as Apprise's
+own privacy rendering with every token reduced to ``****``, and Apprise's log lines
+(which may quote the URL) are captured, masked and kept only as a delivery's error.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+
+import apprise
+
+from ...config import Settings
+from ...errors import BadRequest
+from ..events import Message
+from ..guard import refuse_private
+from . import ChannelInfo, TransportError
+
+__all__ = ["AppriseTransport"]
+
+_NOTIFY_TYPES = {"failure": apprise.NotifyType.FAILURE, "paused": apprise.NotifyType.WARNING,
+                 "recovery": apprise.NotifyType.SUCCESS, "success": apprise.NotifyType.SUCCESS}
+# Apprise's privacy mode keeps a token's first and last character ("T...2").
+_PARTLY_MASKED = re.compile(r"[^/:@?&=#.\s]\.\.\.[^/:@?&=#.\s]")
+_SECRET_PARTS = re.compile(r"[/:@?&=#,+\s]+")
+
+# Apprise logs through the "apprise" logger, sometimes with the URL in the text: never
+# into our logs; ``LogCapture`` collects what a send says.
+_apprise_log = logging.getLogger("apprise")
+_apprise_log.addHandler(logging.NullHandler())
+_apprise_log.propagate = False
+
+
+def _plugin(target: str) -> object | None:
+    with apprise.LogCapture(level=logging.ERROR):
+        return apprise.Apprise.instantiate(target, suppress_exceptions=True)
+
+
+def _redact(text: str, target: str) -> str:
+    """``text`` with every part of ``target`` that could be a secret replaced by ****."""
+    for part in sorted(set(_SECRET_PARTS.split(target)), key=len, reverse=True):
+        if len(part) >= 4 and "." not in part:
+            text = text.replace(part, "****")
+    return text
+
+
+class AppriseTransport:
+    has_secret = False
+
+    def __init__(self, settings: Settings) -> None:
+        self.deny_private = settings.fetch.deny_private_networks
+
+    def check_target(self, target: str) -> str:
+        if _plugin(target) is None:
+            raise BadRequest("Field 'target' is not a URL Apprise recognises")
+        return target
+
+    def display_target(self, target: str) -> str:
+        plugin = _plugin(target)
+        if plugin is None:
+            return "****"
+        return _PARTLY_MASKED.sub("****", plugin.url(privacy=True))
+
+    def notify(self, channel: ChannelInfo, message: Message) -> None:
+        plugin = _plugin(channel.target)
+        if plugin is None:
+            raise TransportError("the Apprise URL is no longer recognised")
+        if self.deny_private and not channel.owner_is_superuser:
+            self._check_host(plugin)
+        sender = apprise.Apprise()
+        sender.add(plugin)
+        with apprise.LogCapture(level=logging.WARNING) as logs:
+            sent = sender.notify(body=message.text(), title=message.subject(),
+                                 notify_type=_NOTIFY_TYPES.get(message.event,
+                                                               apprise.NotifyType.INFO))
+        if not sent:
+            said = [line.strip() for line in logs.getvalue().splitlines() if line.strip()]
+            reason = _redact(said[-1], channel.target)[:300] if said else "no reason given"
+            raise TransportError(f"Apprise could not send: {reason}")
+
+    @staticmethod
+    def _check_host(plugin: object) -> None:
+        """Refuse a host that resolves to a private address. A "host" that does not
+        resolve is a token of a service whose endpoint Apprise fixes (slack://T…/…)."""
+        host = getattr(plugin, "host", None)
+        if not isinstance(host, str) or not host:
+            return
+        port = getattr(plugin, "port", None) or (443 if getattr(plugin, "secure", False) else 80)
+        try:
+            socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+        except (socket.gaierror, UnicodeError):
+            return
+        refused = refuse_private(host, int(port))
+        if refused:
+            raise TransportError(refused)
