@@ -33,6 +33,7 @@ export async function render(ctx) {
   ]);
   const original = job || {type: "rest", method: "get", is_active: true, timeout_seconds: 10,
     max_attempts: 1, retry_backoff_seconds: 5, expected_status: ["2xx"], description: "",
+    alert_after_failures: 1, pause_after_failures: 0,
     execute_id: schedules.length ? schedules[0].id : null, header_id: null, payload: null,
     topic: null};
   const errors = errorBox();
@@ -67,6 +68,10 @@ export async function render(ctx) {
     value: String(original.max_attempts)});
   const backoff = h("input", {name: "retry_backoff_seconds", type: "number", min: "0",
     value: String(original.retry_backoff_seconds)});
+  const alertAfter = h("input", {name: "alert_after_failures", type: "number", min: "1",
+    max: "1000", value: String(original.alert_after_failures)});
+  const pauseAfter = h("input", {name: "pause_after_failures", type: "number", min: "0",
+    max: "1000", value: String(original.pause_after_failures)});
   const expected = h("input", {name: "expected_status",
     value: (original.expected_status || []).join(", ")});
   const active = checkbox("Active (runs on its schedule)", {name: "is_active", checked: original.is_active});
@@ -84,6 +89,8 @@ export async function render(ctx) {
       topic: topic.value === "" ? null : topic.value,
       timeout_seconds: intOrError(timeout, "Timeout"), max_attempts: intOrError(attempts, "Attempts"),
       retry_backoff_seconds: intOrError(backoff, "Retry backoff"),
+      alert_after_failures: intOrError(alertAfter, "Alert after"),
+      pause_after_failures: intOrError(pauseAfter, "Pause after"),
       expected_status: parseExpected(expected.value), is_active: active.input.checked,
     };
     if (body.type === "rest") body.method = method.value;
@@ -116,7 +123,11 @@ export async function render(ctx) {
         field("Attempts", attempts, "1 means no retry; at most 10."),
         field("Retry backoff (seconds)", backoff, "Doubles after each failed attempt."),
         field("Expected status", expected, "Codes or classes that count as success: 2xx, 301."),
-        field("Topic", topic))),
+        field("Topic", topic)),
+      h("div", {class: "grid"},
+        field("Alert after (failed runs in a row)", alertAfter,
+          "Subscribed channels hear “failure” once per streak, at this many."),
+        field("Pause after (failed runs in a row)", pauseAfter, "0 never pauses the job."))),
     active.el,
     h("div", {class: "actions"}, submit,
       h("a", {class: "btn secondary", href: editing ? `#/jobs/${id}` : "#/jobs"}, "Cancel")));
