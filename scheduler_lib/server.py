@@ -69,6 +69,8 @@ class Instance:
     def start(self) -> None:
         """Bind, then serve in a background thread."""
         self.http.prepare()
+        if not self.settings.server.public_url:   # links name the port actually bound
+            self.sender.public_url = f"http://{self.settings.server.host}:{self.port}"
         self._thread = threading.Thread(target=self.http.serve, name="http", daemon=True)
         self._thread.start()
         if self.engine is not None:
