@@ -16,9 +16,9 @@ The streak rules (``next_streak``), per ended run:
   job whose count reaches ``pause_after_failures`` (> 0) is paused and ``paused`` fires.
 
 Runs closed as interrupted (the process stopped mid-run) are not results of the
-target and change no streak. Work per batch: one SELECT of the ended runs' jobs and
-one of their subscriptions; more only for the jobs whose streak changed or that have
-subscribers for what happened.
+target and change no streak. Work per batch: one SELECT of the ended runs' jobs (with
+whether anyone subscribed to them); more only for the jobs whose streak changed or
+whose subscribers may want what happened.
 """
 
 from __future__ import annotations
@@ -99,18 +99,20 @@ def record_run_ends(records: Sequence[EndedAttempt], now: datetime) -> int:
     if not ended:
         return 0
     rows = _execute(
-        "SELECT id, consecutive_failures, failure_alerted, alert_after_failures, "
-        f"pause_after_failures, is_active FROM jobs WHERE id IN ({_marks(len(ended))})",
+        "SELECT j.id, j.consecutive_failures, j.failure_alerted, j.alert_after_failures, "
+        "j.pause_after_failures, j.is_active, EXISTS (SELECT 1 FROM notify_subscriptions s "
+        f"WHERE s.fetch_id = j.id) FROM jobs j WHERE j.id IN ({_marks(len(ended))})",
         list(ended)).fetchall()
     changed: list[tuple[Any, ...]] = []
     fired: dict[int, tuple[str, ...]] = {}
-    for pk, failures, alerted, alert_after, pause_after, active in rows:
+    for pk, failures, alerted, alert_after, pause_after, active, subscribed in rows:
         streak = next_streak(failures, bool(alerted), ended[pk].success, alert_after,
                              pause_after, bool(active))
         if (streak.failures, streak.alerted) != (failures, bool(alerted)) or streak.pause:
             changed.append((streak.failures, streak.alerted, streak.pause, streak.pause,
                             streak.pause, now, pk))
-        fired[pk] = streak.events
+        if subscribed:
+            fired[pk] = streak.events
     if changed:
         cursor = database.cursor()
         cursor.executemany(
