@@ -193,9 +193,8 @@ def set_password(ctx: click.Context, config_path: str | None, username: str,
                  password_stdin: bool) -> None:
     """Set a user's password (their sessions are revoked)."""
     from .services import users
-    from .services.transfer import find_user
     app_ctx = _open(_settings(ctx, config_path, {}))
-    user = find_user(username)
+    user = users.get_user_by_username(username)
     password = _read_password(password_stdin)
     users.set_password(app_ctx, user, password)
     click.echo(f"Password of {user.username} changed; their sessions were revoked.")
@@ -216,12 +215,12 @@ def jobs_list(ctx: click.Context, config_path: str | None, username: str | None,
               as_json: bool) -> None:
     """List jobs with their schedule, next run and last outcome."""
     from .models import Job, JobMember
-    from .services.transfer import find_user
+    from .services.users import get_user_by_username
     _open(_settings(ctx, config_path, {}))
     query = Job.select().order_by(Job.id)
     if username is not None:
         member_of = JobMember.select(JobMember.fetch_id).where(
-            JobMember.user == find_user(username).id)
+            JobMember.user == get_user_by_username(username).id)
         query = query.where(Job.id.in_(member_of))
     rows = [job.to_json() for job in query]
     if as_json:
@@ -313,13 +312,14 @@ def import_(ctx: click.Context, config_path: str | None, source: Any,
     SOURCE is a file written by `scheduler export` (default: standard input). What
     exists already (same owner, name and content) is reused, not duplicated.
     """
-    from .services.transfer import find_user, import_data
+    from .services.transfer import import_data
+    from .services.users import get_user_by_username
     app_ctx = _open(_settings(ctx, config_path, {}))
     try:
         document = json.load(source)
     except ValueError as exc:
         raise click.ClickException(f"{source.name}: not valid JSON ({exc})") from None
-    fallback = find_user(owner) if owner else None
+    fallback = get_user_by_username(owner) if owner else None
     report = import_data(app_ctx, document, check=_body_check(), fallback_owner=fallback)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)

@@ -32,6 +32,9 @@ class AppContext:
     dummy_password_hash: str
     # The running engine, when this process runs one (set by server.Instance).
     engine: EngineHandle | None = None
+    # GET /openapi.json: the document of the routes this instance serves, as JSON
+    # (built once, by api.app.create_app).
+    openapi_json: bytes = b""
 
     def jobs_changed(self) -> None:
         """Tell the engine (if any) that jobs or schedules changed; on PostgreSQL the

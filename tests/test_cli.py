@@ -124,13 +124,13 @@ def test_import_is_idempotent_and_export_round_trips(run, tmp_path):
     source = tmp_path / "in.json"
     source.write_text(world("http://127.0.0.1:9/never"))
     first = ok(run("import", str(source)))
-    assert first.strip() == ("Created 2 schedule(s), 1 header preset(s), 2 job(s), "
-                             "0 channel(s), 0 notification(s); already present: 0 schedule(s), "
-                             "0 header preset(s), 0 job(s), 0 channel(s), 0 notification(s).")
+    assert first.strip() == ("Created 2 schedule(s), 1 header preset(s), 0 channel(s), "
+                             "2 job(s), 0 notification(s); already present: 0 schedule(s), "
+                             "0 header preset(s), 0 channel(s), 0 job(s), 0 notification(s).")
     again = ok(run("import", input=source.read_text()))   # from stdin
-    assert again.strip() == ("Created 0 schedule(s), 0 header preset(s), 0 job(s), "
-                             "0 channel(s), 0 notification(s); already present: 2 schedule(s), "
-                             "1 header preset(s), 2 job(s), 0 channel(s), 0 notification(s).")
+    assert again.strip() == ("Created 0 schedule(s), 0 header preset(s), 0 channel(s), "
+                             "0 job(s), 0 notification(s); already present: 2 schedule(s), "
+                             "1 header preset(s), 0 channel(s), 2 job(s), 0 notification(s).")
 
     exported = json.loads(ok(run("export")))
     assert exported["format"] == "scheduler-export" and exported["version"] == 1
@@ -155,7 +155,7 @@ def test_import_is_idempotent_and_export_round_trips(run, tmp_path):
     bobs = json.loads(out_file.read_text())
     assert [j["name"] for j in bobs["jobs"]] == ["probe"]
     assert [s["name"] for s in bobs["schedules"]] == ["hourly"]   # travels with the job
-    assert "Created 0 schedule(s), 0 header preset(s), 0 job(s)" in \
+    assert "Created 0 schedule(s), 0 header preset(s), 0 channel(s), 0 job(s)" in \
         ok(run("import", str(out_file)))
 
 
@@ -177,7 +177,7 @@ def test_channels_and_notifications_travel_without_secrets(run):
         {"channel_ref": 3, "username": "alice", "events": ["failure"]}]
     result = run("import", input=json.dumps(doc))
     assert result.exit_code == 0, result.output
-    assert "2 job(s), 2 channel(s), 2 notification(s);" in result.stdout
+    assert "2 channel(s), 2 job(s), 2 notification(s);" in result.stdout
     assert "channels[2]: E-mail is not configured on this server; left out" in result.stderr
     exported = ok(run("export"))
     assert "TIiajkdnlazkcOXrIdevi7FQ" not in exported and "whsec_" not in exported
@@ -193,9 +193,9 @@ def test_channels_and_notifications_travel_without_secrets(run):
     # The export imports again as a no-op, but a masked Apprise URL is no channel.
     result = run("import", input=exported)
     assert result.exit_code == 0, result.output
-    assert "Created 0 schedule(s), 0 header preset(s), 0 job(s), 0 channel(s), " \
-        "0 notification(s); already present: 2 schedule(s), 1 header preset(s), 2 job(s), " \
-        "1 channel(s), 1 notification(s)." in result.stdout
+    assert "Created 0 schedule(s), 0 header preset(s), 0 channel(s), 0 job(s), " \
+        "0 notification(s); already present: 2 schedule(s), 1 header preset(s), " \
+        "1 channel(s), 2 job(s), 1 notification(s)." in result.stdout
     assert "without its secrets; create this channel again by hand" in result.stderr
 
 
@@ -214,7 +214,7 @@ def test_import_into_another_database_with_missing_users(run, tmp_path):
         "Error: schedules[0] (hourly): no user named 'alice' here (use --owner)"
     result = run("import", "--owner", "carol", input=exported, SCHEDULER_DATABASE_URL=other)
     assert result.exit_code == 0, result.output
-    assert "Created 2 schedule(s), 1 header preset(s), 2 job(s)" in result.stdout
+    assert "Created 2 schedule(s), 1 header preset(s), 0 channel(s), 2 job(s)" in result.stdout
     assert "member 'bob' does not exist here" in result.stderr
     listed = json.loads(ok(run("jobs", "list", "--json", "--user", "carol",
                                SCHEDULER_DATABASE_URL=other)))
@@ -241,6 +241,12 @@ def test_import_refuses_invalid_documents_and_changes_nothing(run):
                              "value": 1}]): "schedules[0] (x): Field 'type' must be one of",
         document(jobs=[{"name": "j", "endpoint": "http://x", "execute_ref": 5,
                         "members": []}]): "jobs[0] (j): execute_ref 5 names no schedule",
+        document(schedules=[{"ref": 1, "owner": "alice", "name": "x", "type": "hours",
+                             "value": 1}],
+                 jobs=[{"name": "j", "endpoint": "http://x", "execute_ref": 1,
+                        "members": [{"username": "alice", "role": "boss"}]}]):
+            "jobs[0] (j): members must be a list of {username, role} with role owner, "
+            "editor or viewer",
         "[1, 2": "not valid JSON",
     }
     for text, expected in cases.items():

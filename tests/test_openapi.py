@@ -24,9 +24,12 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from scheduler_lib.api import schemas
 from scheduler_lib.api.app import all_routes
-from scheduler_lib.api.openapi import build_document, operation_id
-from scheduler_lib.api.routing import openapi_path
+from scheduler_lib.api.openapi import build_document
+from scheduler_lib.api.routing import Reply, Route, openapi_path
+from scheduler_lib.api.schemas import named
+from scheduler_lib.api.validation import obj
 from scheduler_lib.config import load_settings
 
 pytestmark = pytest.mark.backends("sqlite")
@@ -98,7 +101,7 @@ def test_security_schemes_and_auth_per_operation():
     assert schemes["apiKeyAuth"]["name"] == "X-API-Key"
     for route in all_routes():
         operation = DOCUMENT["paths"][openapi_path(route.path)][route.method.lower()]
-        assert operation["operationId"] == operation_id(route)
+        assert operation["operationId"] == route.operation_id
         if route.auth == "none":
             assert operation["security"] == []
         else:
@@ -108,7 +111,9 @@ def test_security_schemes_and_auth_per_operation():
 
 def test_request_bodies_and_parameters_come_from_the_route_table():
     login = DOCUMENT["paths"]["/login"]["post"]
-    body = login["requestBody"]["content"]["application/json"]["schema"]
+    assert login["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Credentials"}
+    body = DOCUMENT["components"]["schemas"]["Credentials"]
     assert body["required"] == ["identifier", "password"]
     assert body["additionalProperties"] is False
     assert login["requestBody"]["required"] is True
@@ -122,9 +127,89 @@ def test_request_bodies_and_parameters_come_from_the_route_table():
                    "schema": {"type": "integer", "minimum": 1, "maximum": 10 ** 18 - 1}}
     envelope = DOCUMENT["paths"]["/user/me"]["get"]["responses"]["200"]["content"][
         "application/json"]["schema"]
-    assert envelope["required"] == ["success", "status", "message", "path", "timestamp", "data"]
+    assert envelope["allOf"][0] == {"$ref": "#/components/schemas/Envelope"}
+    assert envelope["allOf"][1]["properties"]["data"] == {"$ref": "#/components/schemas/User"}
+    assert envelope["allOf"][1]["required"] == ["data"]
+    components = DOCUMENT["components"]["schemas"]
+    assert components["Envelope"]["required"] == ["success", "status", "message", "path",
+                                                  "timestamp"]
     metrics = DOCUMENT["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
     assert [media.split(";")[0] for media in metrics] == ["text/plain"]
+
+
+OPERATION_ID = re.compile(r"[a-z][A-Za-z0-9]*")
+COMPONENT_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
+
+
+def _is_named(schema: dict) -> bool:
+    """Named itself, or a list of named items."""
+    if schema.get("type") == "array" and "title" not in schema:
+        schema = schema["items"]
+    return bool(COMPONENT_NAME.fullmatch(schema.get("title", "")))
+
+
+def test_every_route_names_its_operation_and_schemas():
+    """A new route declares ``operation_id=`` and ``schemas.named`` bodies and data."""
+    unnamed = [f"{route.method} {route.path}: operation_id" for route in all_routes()
+               if not OPERATION_ID.fullmatch(route.operation_id)]
+    unnamed += [f"{route.method} {route.path}: {what} (schemas.named)"
+                for route in all_routes()
+                for what, schema in (("body", route.body), ("data", route.data))
+                if schema is not None and not _is_named(schema)]
+    assert unnamed == []
+    ids = [route.operation_id for route in all_routes()]
+    assert len(ids) == len(set(ids))
+
+
+def _names_in(value: object) -> list[str]:
+    """The names (string ``title``) of every schema in ``value``."""
+    if isinstance(value, list):
+        return [name for item in value for name in _names_in(item)]
+    if not isinstance(value, dict):
+        return []
+    own = [value["title"]] if isinstance(value.get("title"), str) else []
+    return own + [name for item in value.values() for name in _names_in(item)]
+
+
+def test_named_schemas_are_components_referred_to_by_ref():
+    components = DOCUMENT["components"]["schemas"]
+    for name in ("Envelope", "Error", "Job", "JobCreate", "JobUpdate", "Schedule",
+                 "HeaderPreset", "Result", "User", "ApiKey", "Member", "TokenPair"):
+        assert components[name]["title"] == name
+    job = DOCUMENT["paths"]["/fetch/{id}"]["get"]
+    assert job["operationId"] == "getJob"
+    data = job["responses"]["200"]["content"]["application/json"]["schema"]["allOf"][1]
+    assert data["properties"]["data"] == {"$ref": "#/components/schemas/Job"}
+    jobs = DOCUMENT["paths"]["/fetch"]["get"]["responses"]["200"]["content"]
+    assert jobs["application/json"]["schema"]["allOf"][1]["properties"]["data"] == {
+        "type": "array", "items": {"$ref": "#/components/schemas/Job"}}
+    # Nothing named is left inline: each name sits at the top of its component only.
+    assert sorted(_names_in({"paths": DOCUMENT["paths"], "schemas": components})) == \
+        sorted(components)
+
+
+def test_a_name_given_to_two_different_schemas_is_refused():
+    first = Route("GET", "/a", lambda call: Reply(""), "A", operation_id="getA",
+                  data=named("Thing", {"type": "string"}))
+    second = Route("GET", "/b", lambda call: Reply(""), "B", operation_id="getB",
+                   data=named("Thing", {"type": "integer"}))
+    build_document([first, first])
+    with pytest.raises(ValueError, match="'Thing'"):
+        build_document([first, second])
+
+
+def test_one_of_names_its_variants_in_the_discriminator():
+    variants = {kind: named(f"{kind.title()}Check", obj({"kind": {"const": kind}}, ("kind",)))
+                for kind in ("status", "body")}
+    route = Route("POST", "/checks", lambda call: Reply(""), "Checks", operation_id="addCheck",
+                  body=named("Check", schemas.one_of("kind", variants)))
+    document = build_document([route])
+    validate(document)
+    check = document["components"]["schemas"]["Check"]
+    assert check["oneOf"] == [{"$ref": "#/components/schemas/StatusCheck"},
+                              {"$ref": "#/components/schemas/BodyCheck"}]
+    assert check["discriminator"] == {"propertyName": "kind", "mapping": {
+        "status": "#/components/schemas/StatusCheck", "body": "#/components/schemas/BodyCheck"}}
 
 
 def test_metrics_auth_option_shows_in_the_document(start_server):

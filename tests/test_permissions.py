@@ -12,9 +12,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from fetch_world import HOURLY, World, create, make_job, make_world, snapshot
+from fetch_world import ENDPOINT, HOURLY, World, create, make_job, make_world, snapshot
 
 from scheduler_lib.api.app import all_routes
+from scheduler_lib.errors import Forbidden
+from scheduler_lib.models import User
+from scheduler_lib.services import access, jobs
 
 CALLERS = ("superuser", "owner", "editor", "viewer", "outsider", "anonymous")
 
@@ -166,3 +169,19 @@ def test_collection_matrix(server):
         ("GET preview", same("GET", "/fetch/execute/preview?type=hours&value=1"),
          (200, 200, 200, 200, 200, 401)),
     ])
+
+
+def test_only_the_system_caller_gives_a_user_a_job_on_someone_elses_schedule(server):
+    """What ``scheduler import`` does: the job is the owner's, the owner stays who they
+    are (no borrowed superuser rights), and an API caller still cannot do it."""
+    alice, bob = server.make_user("alice"), server.make_user("bob")
+    schedule = create(server, alice, "/fetch/execute", HOURLY)
+    body = {"name": "bobs", "endpoint": ENDPOINT, "execute_id": schedule["id"]}
+    as_bob = User.get_by_id(bob.id)
+    with pytest.raises(Forbidden):
+        jobs.create_job(server.instance.ctx, as_bob, body)
+    job = jobs.create_job(server.instance.ctx, as_bob, body, caller=access.SYSTEM)
+    assert access.role_of(as_bob, job) == "owner"
+    assert not User.get_by_id(bob.id).is_superuser
+    assert server.api.get(f"/fetch/{job.id}", token=bob.token).status == 200
+    assert server.api.get(f"/fetch/{job.id}", token=alice.token).status == 403

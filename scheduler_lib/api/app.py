@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import bottle
 
 from ..context import AppContext
 from ..db import release_connection
 from .dashboard import add_dashboard
+from .openapi import build_document
 from .routes import (
     apikeys,
     headers,
@@ -62,7 +65,11 @@ def create_app(ctx: AppContext) -> bottle.Bottle:
     app.add_hook("after_request", finish_request)
     # A PostgreSQL connection goes back to the pool as soon as its request is answered.
     app.add_hook("after_request", release_connection)
-    for route in all_routes():
+    routes = all_routes()
+    # Built once, from the routes served: GET /openapi.json hands out these bytes.
+    ctx.openapi_json = json.dumps(build_document(routes, ctx.settings),
+                                  ensure_ascii=False).encode()
+    for route in routes:
         app.route(bottle_path(route.path), route.method, endpoint(route, ctx))
     add_dashboard(app)
     return app

@@ -3,7 +3,10 @@
 ``build_document`` reads each ``Route`` (path, method, auth, body and query
 schemas, success status and ``data`` schema, documented errors) so that the
 document and the server cannot drift: a route exists in one exactly when it
-exists in the other. Every JSON answer is the envelope of API.md section 1.
+exists in the other. Every JSON answer is the envelope of API.md section 1
+(components ``Envelope`` and ``Error``); each operation is named by its route's
+``operation_id`` and each named schema (``schemas.named``) becomes a component that
+operations refer to with ``$ref``.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from typing import Any
 from .. import __version__
 from ..config import Settings
 from .routing import Route, openapi_path, query_schema
+from .schemas import COMPONENTS
 
-__all__ = ["build_document", "operation_id", "effective_auth"]
+__all__ = ["build_document", "effective_auth"]
 
 _PARAM = re.compile(r"\{(\w+)(?::(\w+))?\}")
 
@@ -62,24 +66,48 @@ def effective_auth(route: Route, settings: Settings | None) -> str:
     return route.auth
 
 
-def operation_id(route: Route) -> str:
-    """A stable, unique operation id: method plus the path's words."""
-    words = re.findall(r"[A-Za-z0-9]+", _PARAM.sub(lambda m: "by_" + m.group(1), route.path))
-    return "_".join([route.method.lower(), *words]) if words else route.method.lower() + "_root"
+# Keywords whose values are data, not schemas: a "title" inside them names nothing.
+_DATA_KEYWORDS = frozenset({"const", "default", "enum", "examples", "discriminator"})
 
 
-def _envelope(data: dict[str, Any] | None, *, success: bool,
-              status: int | None = None) -> dict[str, Any]:
-    properties = dict(_ENVELOPE_FIELDS)
-    schema: dict[str, Any] = {"type": "object", "properties": properties,
-                              "required": list(_ENVELOPE_REQUIRED)}
-    properties["success"] = {"const": success}
-    if status is not None:
-        properties["status"] = {"const": status, "description": "The HTTP status code."}
-    if data is not None:
-        properties["data"] = data
-        schema["required"].append("data")
-    return schema
+class _Components:
+    """The named schemas met while building the document, each stored once."""
+
+    def __init__(self) -> None:
+        self.schemas: dict[str, Any] = {}
+
+    def ref(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """``schema`` with every named schema in it (itself included) replaced by a
+        ``$ref`` to its component."""
+        return self._walk(schema)
+
+    def _walk(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self._walk(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        walked = {key: item if key in _DATA_KEYWORDS else self._walk(item)
+                  for key, item in value.items()}
+        name = value.get("title")
+        if not isinstance(name, str):
+            return walked
+        known = self.schemas.setdefault(name, walked)
+        if known != walked:
+            raise ValueError(f"two different schemas are named {name!r}")
+        return {"$ref": COMPONENTS + name}
+
+
+def _envelope(name: str, success: bool, description: str) -> dict[str, Any]:
+    """The envelope schema of every success (``Envelope``) or error (``Error``)."""
+    properties = dict(_ENVELOPE_FIELDS, success={"const": success})
+    return {"title": name, "type": "object", "properties": properties,
+            "required": _ENVELOPE_REQUIRED, "description": description}
+
+
+def _with_data(data: dict[str, Any]) -> dict[str, Any]:
+    """The ``Envelope`` with ``data`` (a success's response schema)."""
+    return {"allOf": [{"$ref": COMPONENTS + "Envelope"},
+                      {"type": "object", "properties": {"data": data}, "required": ["data"]}]}
 
 
 def _path_parameters(path: str) -> list[dict[str, Any]]:
@@ -128,23 +156,26 @@ def _error_statuses(route: Route, auth: str) -> list[int]:
     return sorted(statuses)
 
 
-def _success_response(route: Route) -> dict[str, Any]:
+def _success_response(route: Route, components: _Components) -> dict[str, Any]:
     response: dict[str, Any] = {"description": route.summary,
                                 "headers": {"X-Request-ID": _REQUEST_ID_HEADER}}
+    data = components.ref(route.data) if route.data is not None else None
     if route.media_type is not None:
-        schema = route.data if route.data is not None else {}
-        response["content"] = {route.media_type: {"schema": schema}}
+        response["content"] = {route.media_type: {"schema": data or {}}}
         return response
     if route.paginated:
         response["headers"]["X-Total-Count"] = _TOTAL_COUNT_HEADER
-    response["content"] = {"application/json": {
-        "schema": _envelope(route.data, success=True, status=route.status)}}
+    schema = _with_data(data) if data is not None else {"$ref": COMPONENTS + "Envelope"}
+    response["content"] = {"application/json": {"schema": schema}}
     return response
 
 
-def _operation(route: Route, settings: Settings | None) -> dict[str, Any]:
+def _operation(route: Route, settings: Settings | None,
+               components: _Components) -> dict[str, Any]:
     auth = effective_auth(route, settings)
-    operation: dict[str, Any] = {"operationId": operation_id(route), "summary": route.summary}
+    operation: dict[str, Any] = {"summary": route.summary}
+    if route.operation_id:  # tests/test_openapi.py fails on a route without one
+        operation["operationId"] = route.operation_id
     if route.tag:
         operation["tags"] = [route.tag]
     parameters = _path_parameters(route.path) + _query_parameters(route)
@@ -153,12 +184,12 @@ def _operation(route: Route, settings: Settings | None) -> dict[str, Any]:
     if route.body is not None:
         operation["requestBody"] = {
             "required": bool(route.body.get("required")),
-            "content": {"application/json": {"schema": route.body}},
+            "content": {"application/json": {"schema": components.ref(route.body)}},
         }
     operation["security"] = list(_AUTHENTICATED) if auth != "none" else []
     if auth == "superuser":
         operation["description"] = "Superusers only."
-    responses: dict[str, Any] = {str(route.status): _success_response(route)}
+    responses: dict[str, Any] = {str(route.status): _success_response(route, components)}
     for status in _error_statuses(route, auth):
         responses[str(status)] = {"$ref": f"#/components/responses/Error{status}"}
     responses["default"] = {"$ref": "#/components/responses/Error"}
@@ -169,23 +200,23 @@ def _operation(route: Route, settings: Settings | None) -> dict[str, Any]:
 def _error_responses(statuses: Iterable[int]) -> dict[str, Any]:
     error = {"description": "An error, in the envelope (no data).",
              "headers": {"X-Request-ID": _REQUEST_ID_HEADER},
-             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+             "content": {"application/json": {"schema": {"$ref": COMPONENTS + "Error"}}}}
     responses = {"Error": error}
     for status in statuses:
-        responses[f"Error{status}"] = dict(
-            error, description=_STATUS_TEXT.get(status, "Error"),
-            content={"application/json": {"schema": _envelope(None, success=False,
-                                                              status=status)}})
+        responses[f"Error{status}"] = dict(error, description=_STATUS_TEXT.get(status, "Error"))
     return responses
 
 
 def build_document(routes: Iterable[Route], settings: Settings | None = None) -> dict[str, Any]:
     """The OpenAPI 3.1 document of ``routes`` (auth as enforced with ``settings``)."""
+    components = _Components()
+    components.ref(_envelope("Envelope", True, "A success; most routes add their data."))
+    components.ref(_envelope("Error", False, "An error: the envelope without data."))
     paths: dict[str, dict[str, Any]] = {}
     tags: list[str] = []
     statuses: set[int] = set()
     for route in routes:
-        operation = _operation(route, settings)
+        operation = _operation(route, settings, components)
         paths.setdefault(openapi_path(route.path), {})[route.method.lower()] = operation
         for key in operation["responses"]:
             if key.isdigit() and int(key) >= 400:
@@ -205,7 +236,7 @@ def build_document(routes: Iterable[Route], settings: Settings | None = None) ->
         "paths": paths,
         "components": {
             "securitySchemes": _SECURITY_SCHEMES,
-            "schemas": {"Error": _envelope(None, success=False)},
+            "schemas": components.schemas,
             "responses": _error_responses(sorted(statuses)),
         },
     }

@@ -66,6 +66,10 @@ class Route:
     path: str
     handler: Callable[[Call], Reply]
     summary: str
+    # The OpenAPI operationId, camelCase, verb first ("listJobs", "login"); generated
+    # clients name their functions after it. ``body`` and ``data`` schemas are
+    # ``schemas.named`` (``data`` may be a ``list_of`` one): see api/schemas.py.
+    operation_id: str = ""
     auth: str = "user"                       # "none", "user" or "superuser"
     body: dict[str, Any] | None = None       # JSON Schema of the body; None: no body
     query: dict[str, Any] | None = None      # properties of the accepted query parameters

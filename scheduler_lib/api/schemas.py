@@ -1,12 +1,39 @@
-"""JSON Schemas of the resources the API returns (used by the OpenAPI document)."""
+"""JSON Schemas of the resources the API returns (used by the OpenAPI document).
+
+A schema gets its OpenAPI name in one place: ``named("Job", {...})``. The document
+shows every named schema once, under ``#/components/schemas/<name>``, and refers to it
+with ``$ref`` wherever a route uses it (as ``data``, inside a list, as a ``body``, as a
+property); ``one_of`` builds a ``oneOf`` of named variants with its ``discriminator``.
+The names are what generated clients call their classes, so they are part of the API.
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+COMPONENTS = "#/components/schemas/"
+
+
+def named(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` as the component ``name`` (JSON Schema's ``title`` carries the name;
+    validation ignores it)."""
+    return {**schema, "title": name}
+
+
+def one_of(property_name: str, variants: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Exactly one of the named ``variants``, told apart by ``property_name``: each
+    key of ``variants`` is that property's value for the variant (which should declare
+    it as ``{"const": key}``, so validation picks the same one)."""
+    return {"oneOf": list(variants.values()),
+            "discriminator": {"propertyName": property_name,
+                              "mapping": {value: COMPONENTS + schema["title"]
+                                          for value, schema in variants.items()}}}
 
 TIMESTAMP = {"type": "string", "format": "date-time",
              "examples": ["2025-12-09T03:01:40.912343Z"]}
 NULLABLE_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
 
-USER = {
+USER = named("User", {
     "type": "object",
     "properties": {
         "id": {"type": "integer"},
@@ -17,16 +44,16 @@ USER = {
         "updated_at": TIMESTAMP,
     },
     "required": ["id", "username", "email", "is_superuser", "created_at", "updated_at"],
-}
+})
 
-TOKEN_PAIR = {
+TOKEN_PAIR = named("TokenPair", {
     "type": "object",
     "properties": {"access_token": {"type": "string"}, "refresh_token": {"type": "string"}},
     "required": ["access_token", "refresh_token"],
-}
+})
 
 
-def list_of(item: dict) -> dict:
+def list_of(item: dict[str, Any]) -> dict[str, Any]:
     return {"type": "array", "items": item}
 
 
@@ -34,7 +61,7 @@ _ID = {"type": "integer"}
 _NULLABLE_ID = {"type": ["integer", "null"]}
 _STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 
-SCHEDULE = {
+SCHEDULE = named("Schedule", {
     "type": "object",
     "properties": {
         "id": _ID, "user_id": _ID, "name": {"type": "string"}, "is_repeat": {"type": "boolean"},
@@ -44,18 +71,18 @@ SCHEDULE = {
     },
     "required": ["id", "user_id", "name", "is_repeat", "type", "value", "cron", "timezone",
                  "created_at", "updated_at"],
-}
+})
 
-HEADER_PRESET = {
+HEADER_PRESET = named("HeaderPreset", {
     "type": "object",
     "properties": {
         "id": _ID, "user_id": _ID, "name": {"type": "string"}, "headers": _STRING_MAP,
         "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
     },
     "required": ["id", "user_id", "name", "headers", "created_at", "updated_at"],
-}
+})
 
-JOB = {
+JOB = named("Job", {
     "type": "object",
     "properties": {
         "id": _ID, "name": {"type": "string"}, "type": {"enum": ["rest", "websocket"]},
@@ -79,16 +106,16 @@ JOB = {
                  "last_run_at", "last_status", "timeout_seconds", "max_attempts",
                  "retry_backoff_seconds", "expected_status", "consecutive_failures",
                  "alert_after_failures", "pause_after_failures", "created_at", "updated_at"],
-}
+})
 
-MEMBER = {
+MEMBER = named("Member", {
     "type": "object",
     "properties": {"fetch_id": _ID, "user_id": _ID,
                    "role": {"enum": ["owner", "editor", "viewer"]}, "created_at": TIMESTAMP},
     "required": ["fetch_id", "user_id", "role", "created_at"],
-}
+})
 
-RESULT = {
+RESULT = named("Result", {
     "type": "object",
     "properties": {
         "id": _ID, "fetch_id": _ID, "job_id": {"type": ["string", "null"]},
@@ -102,7 +129,7 @@ RESULT = {
     "required": ["id", "fetch_id", "job_id", "name", "status_code", "response",
                  "response_headers", "response_truncated", "error", "success", "attempt",
                  "scheduled_at", "started_at", "duration_ms", "created_at", "updated_at"],
-}
+})
 
 _CHANNEL_PROPERTIES = {
     "id": _ID, "user_id": _ID, "name": {"type": "string"},
@@ -111,24 +138,25 @@ _CHANNEL_PROPERTIES = {
     "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
 }
 _CHANNEL_REQUIRED = ["id", "user_id", "name", "type", "target", "created_at", "updated_at"]
-CHANNEL = {"type": "object", "properties": _CHANNEL_PROPERTIES, "required": _CHANNEL_REQUIRED}
-CHANNEL_WITH_SECRET = {
+CHANNEL = named("Channel", {"type": "object", "properties": _CHANNEL_PROPERTIES,
+                           "required": _CHANNEL_REQUIRED})
+CHANNEL_WITH_SECRET = named("ChannelWithSecret", {
     "type": "object",
     "properties": {**_CHANNEL_PROPERTIES, "secret": {
         "type": "string", "description": "Webhooks only: the signing secret, shown once."}},
     "required": _CHANNEL_REQUIRED,
-}
+})
 
-SUBSCRIPTION = {
+SUBSCRIPTION = named("Subscription", {
     "type": "object",
     "properties": {"id": _ID, "fetch_id": _ID, "channel_id": _ID, "user_id": _ID,
                    "events": {"type": "array", "items": {
                        "enum": ["failure", "recovery", "success", "paused"]}},
                    "created_at": TIMESTAMP},
     "required": ["id", "fetch_id", "channel_id", "user_id", "events", "created_at"],
-}
+})
 
-DELIVERY = {
+DELIVERY = named("Delivery", {
     "type": "object",
     "properties": {
         "id": _ID, "delivery_id": {"type": "string", "format": "uuid"}, "channel_id": _ID,
@@ -140,4 +168,4 @@ DELIVERY = {
     },
     "required": ["id", "delivery_id", "channel_id", "fetch_id", "event", "status", "attempts",
                  "error", "created_at", "sent_at"],
-}
+})

@@ -4,7 +4,9 @@ Every permission decision on the ``/fetch`` resources goes through this module.
 
 Roles per job (``job_members``): ``owner`` does everything, ``editor`` reads,
 updates, runs and records results, ``viewer`` only reads. Superusers pass every
-check. A job that does not exist is 404; one the caller is not a member of is 403.
+check, and so does ``SYSTEM``, the operator acting through the CLI (``scheduler
+import``): a caller that is no user and owns nothing, so whatever it creates names
+its owner. A job that does not exist is 404; one the caller is not a member of is 403.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from typing import Any, TypeVar
 from ..errors import ApiError, Forbidden, NotFound
 from ..models import BaseModel, Job, JobMember, User
 
-__all__ = ["ROLES", "READ", "WRITE", "OWNER", "NOT_MEMBER", "role_of", "require",
-           "check_all_flag", "check_owned", "owned_row"]
+__all__ = ["ROLES", "READ", "WRITE", "OWNER", "NOT_MEMBER", "SYSTEM", "Caller", "role_of",
+           "require", "check_all_flag", "check_owned", "owned_row"]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -26,6 +28,18 @@ OWNER = ("owner",)
 NOT_MEMBER = "You are not a member of this project!"
 
 
+class SystemCaller:
+    """The operator at the command line: passes every check, is no user."""
+
+    def __repr__(self) -> str:
+        return "SYSTEM"
+
+
+SYSTEM = SystemCaller()
+# Who asks: a logged-in user, or the system.
+Caller = User | SystemCaller
+
+
 def role_of(user: User, job: Job | int) -> str | None:
     """``user``'s role in ``job`` (a Job or its id), or None for a non-member."""
     fetch_id = job if isinstance(job, int) else job.id
@@ -34,7 +48,7 @@ def role_of(user: User, job: Job | int) -> str | None:
     return row.role if row is not None else None
 
 
-def require(user: User, fetch_id: int, allowed_roles: tuple[str, ...]) -> Job:
+def require(user: Caller, fetch_id: int, allowed_roles: tuple[str, ...]) -> Job:
     """The job ``fetch_id`` if ``user`` may act on it with one of ``allowed_roles``.
 
     404 when it does not exist, 403 for a non-member or a role not allowed.
@@ -42,7 +56,7 @@ def require(user: User, fetch_id: int, allowed_roles: tuple[str, ...]) -> Job:
     job = Job.get_or_none(Job.id == fetch_id)
     if job is None:
         raise NotFound(f"Fetch Api with id {fetch_id} not found")
-    if user.is_superuser:
+    if isinstance(user, SystemCaller) or user.is_superuser:
         return job
     role = role_of(user, job)
     if role is None:
@@ -62,13 +76,13 @@ def check_all_flag(user: User, query: dict[str, Any]) -> bool:
     return False
 
 
-def check_owned(user: User, owner_id: int, what: str) -> None:
-    """A schedule or header preset belongs to its creator (superusers: all)."""
-    if not user.is_superuser and owner_id != user.id:
+def check_owned(user: Caller, owner_id: int, what: str) -> None:
+    """A schedule or header preset belongs to its creator (superusers, the system: all)."""
+    if not (isinstance(user, SystemCaller) or user.is_superuser) and owner_id != user.id:
         raise Forbidden(f"You are not the owner of this {what}!")
 
 
-def owned_row(user: User, model: type[ModelT], row_id: int, what: str,
+def owned_row(user: Caller, model: type[ModelT], row_id: int, what: str,
               missing: ApiError) -> ModelT:
     """The ``model`` row ``row_id`` if ``user`` owns it: ``missing`` is raised when there
     is none (404 to read it, 400 when a job names it), 403 when it is someone else's."""

@@ -63,7 +63,7 @@ def get_preset(user: User, preset_id: int) -> HeaderPreset:
                             NotFound(f"Header with id {preset_id} not found"))
 
 
-def usable_preset(user: User, preset_id: int) -> HeaderPreset:
+def usable_preset(user: access.Caller, preset_id: int) -> HeaderPreset:
     """A preset a job of ``user`` may use: unknown → 400, someone else's → 403."""
     return access.owned_row(user, HeaderPreset, preset_id, _WHAT,
                             BadRequest("Header ID not found. Please create header first."))

@@ -91,8 +91,11 @@ def list_jobs(user: User, query: dict[str, Any]) -> tuple[list[dict[str, Any]], 
     return [job_json(row) for row in page], rows.count()
 
 
-def create_job(ctx: AppContext, user: User, body: dict[str, Any]) -> Job:
-    """Insert the job and make ``user`` its owner, in one transaction."""
+def create_job(ctx: AppContext, user: User, body: dict[str, Any], *,
+               caller: access.Caller | None = None) -> Job:
+    """Insert the job and make ``user`` its owner, in one transaction. ``caller`` (by
+    default ``user``) must be allowed to use the schedule and preset the job names."""
+    caller = user if caller is None else caller
     kind = body.get("type", "rest")
     now = utcnow()
     job = Job(
@@ -108,10 +111,10 @@ def create_job(ctx: AppContext, user: User, body: dict[str, Any]) -> Job:
         created_at=now, updated_at=now)
     try:
         with database.atomic():
-            schedule = usable_schedule(user, body["execute_id"])
+            schedule = usable_schedule(caller, body["execute_id"])
             job.execute = schedule.id
             if body.get("header_id") is not None:
-                job.header = usable_preset(user, body["header_id"]).id
+                job.header = usable_preset(caller, body["header_id"]).id
             plan_next_run(job, schedule, now)
             job.save(force_insert=True)
             JobMember.create(fetch=job.id, user=user.id, role="owner", created_at=now)

@@ -102,7 +102,7 @@ def get_schedule(user: User, schedule_id: int) -> Schedule:
                             NotFound(f"Api execute with id {schedule_id} not found"))
 
 
-def usable_schedule(user: User, schedule_id: int) -> Schedule:
+def usable_schedule(user: access.Caller, schedule_id: int) -> Schedule:
     """A schedule a job of ``user`` may use: unknown → 400, someone else's → 403."""
     return access.owned_row(user, Schedule, schedule_id, _WHAT,
                             BadRequest("Execute ID not found. Please create execute first."))

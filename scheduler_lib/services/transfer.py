@@ -31,7 +31,12 @@ Import is one transaction (a bad item changes nothing) and idempotent: a schedul
 or preset with the same owner, name and content, or a job with the same name,
 type, method, endpoint and schedule, is reused instead of created again. Items
 are checked by ``check(kind, body)`` (the CLI passes the API's own request-body
-validation) and then created through the same services the API uses.
+validation) and then created through the same services the API uses, by the
+system caller (``access.SYSTEM``) on behalf of each item's owner.
+
+A new kind of item is one ``Section`` in ``SECTIONS`` (import order: an item refers
+only to items of earlier sections), its list in ``export_data`` and its step in
+``_Importer.steps``.
 """
 
 from __future__ import annotations
@@ -39,8 +44,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-from peewee import fn
 
 from ..context import AppContext
 from ..db import database
@@ -51,14 +54,33 @@ from . import headers as header_service
 from . import jobs as job_service
 from . import notify as notify_service
 from . import schedules as schedule_service
+from .access import ROLES, SYSTEM
+from .users import get_user_by_username
 
-__all__ = ["FORMAT", "VERSION", "ImportReport", "export_data", "import_data", "find_user",
-           "KINDS"]
+__all__ = ["FORMAT", "VERSION", "Section", "SECTIONS", "KINDS", "ImportReport", "export_data",
+           "import_data"]
 
 FORMAT = "scheduler-export"
 VERSION = 1
-KINDS = ("schedule", "header", "job", "channel", "subscription")
-_ROLES = ("owner", "editor", "viewer")
+
+
+@dataclass(frozen=True)
+class Section:
+    """One list of the document."""
+    key: str      # its key in the document: "schedules"
+    kind: str     # what ``check`` validates and the report counts: "schedule"
+    plural: str   # how the report's summary names several: "schedule(s)"
+
+
+# In import order.
+SECTIONS = (Section("schedules", "schedule", "schedule(s)"),
+            Section("headers", "header", "header preset(s)"),
+            Section("channels", "channel", "channel(s)"),
+            Section("jobs", "job", "job(s)"))
+# Subscriptions travel inside their jobs ("notifications"); the report counts them too.
+KINDS = (*(section.kind for section in SECTIONS), "subscription")
+_PLURALS = {**{section.kind: section.plural for section in SECTIONS},
+            "subscription": "notification(s)"}
 _SCHEDULE_FIELDS = ("name", "is_repeat", "type", "value", "cron", "timezone")
 _JOB_FIELDS = ("name", "type", "endpoint", "method", "topic", "payload", "description",
                "is_active", "timeout_seconds", "max_attempts", "retry_backoff_seconds",
@@ -77,19 +99,9 @@ class ImportReport:
     warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        names = {"schedule": "schedule(s)", "header": "header preset(s)", "job": "job(s)",
-                 "channel": "channel(s)", "subscription": "notification(s)"}
-        created = ", ".join(f"{self.created[k]} {names[k]}" for k in KINDS)
-        existing = ", ".join(f"{self.existing[k]} {names[k]}" for k in KINDS)
-        return f"Created {created}; already present: {existing}."
-
-
-def find_user(username: str) -> User:
-    """The user with this username (case-insensitive); NotFound otherwise."""
-    user = User.get_or_none(fn.lower(User.username) == username.lower())
-    if user is None:
-        raise NotFound(f"No user named {username!r}")
-    return user
+        def counts(numbers: dict[str, int]) -> str:
+            return ", ".join(f"{numbers[kind]} {_PLURALS[kind]}" for kind in KINDS)
+        return f"Created {counts(self.created)}; already present: {counts(self.existing)}."
 
 
 def export_data(ctx: AppContext, username: str | None = None) -> dict[str, Any]:
@@ -100,7 +112,7 @@ def export_data(ctx: AppContext, username: str | None = None) -> dict[str, Any]:
     presets = HeaderPreset.select().order_by(HeaderPreset.id)
     jobs = Job.select().order_by(Job.id)
     if username is not None:
-        user = find_user(username)
+        user = get_user_by_username(username)
         mine = JobMember.select(JobMember.fetch_id).where(JobMember.user == user.id)
         jobs = jobs.where(Job.id.in_(mine))
         job_list = list(jobs)
@@ -141,7 +153,7 @@ def export_data(ctx: AppContext, username: str | None = None) -> dict[str, Any]:
         "jobs": [{**{name: getattr(j, name) for name in _JOB_FIELDS},
                   "execute_ref": j.execute_id, "header_ref": j.header_id,
                   "members": sorted(members.get(j.id, []),
-                                    key=lambda m: (_ROLES.index(m["role"]), m["username"])),
+                                    key=lambda m: (ROLES.index(m["role"]), m["username"])),
                   "notifications": subscriptions.get(j.id, [])}
                  for j in job_list],
     }
@@ -157,13 +169,16 @@ class _Importer:
         self.schedules: dict[Any, int] = {}
         self.presets: dict[Any, int] = {}
         self.channels: dict[Any, int | None] = {}   # None: left out (warned)
+        self.steps: dict[str, Callable[[str, dict[str, Any]], None]] = {
+            "schedule": self.schedule, "header": self.preset, "channel": self.channel,
+            "job": self.job}
 
     def user(self, username: Any) -> User | None:
         if not isinstance(username, str):
             return None
         if username not in self.users:
             try:
-                self.users[username] = find_user(username)
+                self.users[username] = get_user_by_username(username)
             except NotFound:
                 self.users[username] = None
         return self.users[username]
@@ -273,8 +288,8 @@ class _Importer:
         self.check("job", body)
         members = item.get("members") or []
         if not isinstance(members, list) or not all(
-                isinstance(m, dict) and m.get("role") in _ROLES for m in members):
-            raise BadRequest("members must be a list of {{username, role}} with "
+                isinstance(m, dict) and m.get("role") in ROLES for m in members):
+            raise BadRequest("members must be a list of {username, role} with "
                              "role owner, editor or viewer")
         owners = [m for m in members if m["role"] == "owner"]
         first_owner = owners[0]["username"] if owners else None
@@ -287,7 +302,8 @@ class _Importer:
             self.report.existing["job"] += 1
             self.subscriptions(where, found, item.get("notifications") or [])
             return
-        job = job_service.create_job(self.ctx, _operator_acting_as(owner), body)
+        # The exported job may use another user's schedule or preset: the system may.
+        job = job_service.create_job(self.ctx, owner, body, caller=SYSTEM)
         now = utcnow()
         for member in members:
             user = self.user(member.get("username"))
@@ -299,12 +315,6 @@ class _Importer:
                                  created_at=now).on_conflict_ignore().execute()
         self.report.created["job"] += 1
         self.subscriptions(where, job, item.get("notifications") or [])
-
-
-def _operator_acting_as(owner: User) -> User:
-    """``owner`` with the operator's rights (an unsaved copy): the job becomes theirs,
-    and may use a schedule or preset of another user, as the exported job did."""
-    return User(id=owner.id, username=owner.username, email=owner.email, is_superuser=True)
 
 
 def _items(document: dict[str, Any], key: str) -> list[Any]:
@@ -323,12 +333,11 @@ def import_data(ctx: AppContext, document: Any, *, check: Check,
         raise BadRequest(f"unsupported export version {document.get('version')!r} "
                          f"(this scheduler reads version {VERSION})")
     importer = _Importer(ctx, check, fallback_owner)
-    steps = (("schedules", importer.schedule), ("headers", importer.preset),
-             ("channels", importer.channel), ("jobs", importer.job))
     with database.atomic():
-        for key, step in steps:
-            for index, item in enumerate(_items(document, key)):
-                where = f"{key}[{index}]"
+        for section in SECTIONS:
+            step = importer.steps[section.kind]
+            for index, item in enumerate(_items(document, section.key)):
+                where = f"{section.key}[{index}]"
                 if not isinstance(item, dict):
                     raise BadRequest(f"{where}: must be an object")
                 try:

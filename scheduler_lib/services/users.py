@@ -17,7 +17,8 @@ from .sessions import revoke_all_refresh_tokens
 
 __all__ = [
     "USERNAME_PATTERN", "EMAIL_PATTERN", "MIN_PASSWORD_LENGTH", "create_user", "get_user",
-    "list_users", "update_user", "update_profile", "delete_user", "set_password",
+    "get_user_by_username", "list_users", "update_user", "update_profile", "delete_user",
+    "set_password",
 ]
 
 USERNAME_PATTERN = r"^[A-Za-z0-9._-]{3,150}$"
@@ -79,6 +80,14 @@ def get_user(user_id: int) -> User:
     user = User.get_or_none(User.id == user_id)
     if user is None:
         raise NotFound(f"User with id {user_id} not found")
+    return user
+
+
+def get_user_by_username(username: str) -> User:
+    """The user with this username (case-insensitive); NotFound otherwise."""
+    user = User.get_or_none(peewee.fn.lower(User.username) == username.lower())
+    if user is None:
+        raise NotFound(f"No user named {username!r}")
     return user
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from ...services import apikeys
 from .. import schemas
 from ..routing import Call, Reply, Route
+from ..schemas import named
 from ..validation import obj
 
 _NAME = {"type": "string", "minLength": 1, "maxLength": 200}
@@ -14,7 +15,7 @@ _DESCRIPTION = {"type": ["string", "null"], "maxLength": 2000}
 _EXPIRES = {"type": "integer", "minimum": 0, "maximum": apikeys.MAX_EXPIRY_DAYS,
             "description": "Whole days from now until the key expires; 0 = never."}
 
-API_KEY: dict[str, Any] = {
+API_KEY: dict[str, Any] = named("ApiKey", {
     "type": "object",
     "properties": {
         "id": {"type": "integer"},
@@ -28,13 +29,13 @@ API_KEY: dict[str, Any] = {
     },
     "required": ["id", "user_id", "name", "description", "prefix", "expires_at",
                  "last_used_at", "created_at"],
-}
-API_KEY_WITH_SECRET: dict[str, Any] = {
+})
+API_KEY_WITH_SECRET: dict[str, Any] = named("ApiKeyWithSecret", {
     **API_KEY,
     "properties": {**API_KEY["properties"],
                    "key": {"type": "string", "description": "The full key, shown only now."}},
     "required": [*API_KEY["required"], "key"],
-}
+})
 
 
 def list_keys(call: Call) -> Reply:
@@ -70,25 +71,30 @@ def rotate_key(call: Call) -> Reply:
     return Reply("Api key rotated!", {**row.to_json(), "key": key})
 
 
-_ROTATE_BODY = obj({"expires_at": _EXPIRES})
+_ROTATE_BODY = named("ApiKeyRotate", obj({"expires_at": _EXPIRES}))
 _ROTATE_SUMMARY = "Replace a key's secret (the old key stops working); optional new expiry"
 
 ROUTES = [
     Route("GET", "/user/apikey", list_keys, "The caller's API keys", tag="apikeys",
-          paginated=True, data=schemas.list_of(API_KEY)),
+          paginated=True, data=schemas.list_of(API_KEY), operation_id="listApiKeys"),
     Route("POST", "/user/apikey", create_key, "Create an API key (the key is shown once)",
           tag="apikeys", status=201, data=API_KEY_WITH_SECRET, errors=(400,),
-          body=obj({"name": _NAME, "description": _DESCRIPTION, "expires_at": _EXPIRES},
-                   ("name",))),
+          body=named("ApiKeyCreate", obj({"name": _NAME, "description": _DESCRIPTION,
+                                          "expires_at": _EXPIRES}, ("name",))),
+          operation_id="createApiKey"),
     Route("GET", "/user/apikey/{id}", get_key, "One of the caller's API keys", tag="apikeys",
-          data=API_KEY, errors=(403, 404)),
+          data=API_KEY, errors=(403, 404), operation_id="getApiKey"),
     Route("PATCH", "/user/apikey/{id}", update_key, "Rename, describe or re-date an API key",
           tag="apikeys", data=API_KEY, errors=(400, 403, 404),
-          body=obj({"name": _NAME, "description": _DESCRIPTION, "expires_at": _EXPIRES})),
+          body=named("ApiKeyUpdate", obj({"name": _NAME, "description": _DESCRIPTION,
+                                          "expires_at": _EXPIRES})),
+          operation_id="updateApiKey"),
     Route("DELETE", "/user/apikey/{id}", delete_key, "Delete an API key", tag="apikeys",
-          errors=(403, 404)),
+          errors=(403, 404), operation_id="deleteApiKey"),
     Route("POST", "/user/apikey/{id}", rotate_key, _ROTATE_SUMMARY, tag="apikeys", status=201,
-          data=API_KEY_WITH_SECRET, errors=(400, 403, 404), body=_ROTATE_BODY),
+          data=API_KEY_WITH_SECRET, errors=(400, 403, 404), body=_ROTATE_BODY,
+          operation_id="rotateApiKey"),
     Route("POST", "/user/apikey/{id}/rotate", rotate_key, _ROTATE_SUMMARY, tag="apikeys",
-          status=201, data=API_KEY_WITH_SECRET, errors=(400, 403, 404), body=_ROTATE_BODY),
+          status=201, data=API_KEY_WITH_SECRET, errors=(400, 403, 404), body=_ROTATE_BODY,
+          operation_id="rotateApiKeyAlias"),
 ]

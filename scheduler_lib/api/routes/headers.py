@@ -6,6 +6,7 @@ from ...services import headers
 from ...services.headers import TOKEN_PATTERN
 from .. import schemas
 from ..routing import Call, Reply, Route
+from ..schemas import named
 from ..validation import obj
 
 _NAME = {"type": "string", "minLength": 1, "maxLength": 200}
@@ -46,16 +47,18 @@ def delete_preset(call: Call) -> Reply:
 ROUTES = [
     Route("GET", "/fetch/header", list_presets, "The caller's header presets", tag="headers",
           paginated=True, query=_ALL, data=schemas.list_of(schemas.HEADER_PRESET),
-          errors=(403,)),
+          errors=(403,), operation_id="listHeaderPresets"),
     Route("POST", "/fetch/header", create_preset, "Create a header preset", tag="headers",
-          status=201, body=obj({"name": _NAME, "headers": _HEADERS}, ("name", "headers")),
-          data=schemas.HEADER_PRESET, errors=(400,)),
+          status=201, body=named("HeaderPresetCreate", obj({"name": _NAME, "headers": _HEADERS},
+                                                           ("name", "headers"))),
+          data=schemas.HEADER_PRESET, errors=(400,), operation_id="createHeaderPreset"),
     Route("GET", "/fetch/header/{id}", get_preset, "One header preset", tag="headers",
-          data=schemas.HEADER_PRESET, errors=(403, 404)),
+          data=schemas.HEADER_PRESET, errors=(403, 404), operation_id="getHeaderPreset"),
     Route("PATCH", "/fetch/header/{id}", update_preset, "Update a header preset",
-          tag="headers", body=obj({"name": _NAME, "headers": _HEADERS}),
-          data=schemas.HEADER_PRESET, errors=(400, 403, 404)),
+          tag="headers",
+          body=named("HeaderPresetUpdate", obj({"name": _NAME, "headers": _HEADERS})),
+          data=schemas.HEADER_PRESET, errors=(400, 403, 404), operation_id="updateHeaderPreset"),
     Route("DELETE", "/fetch/header/{id}", delete_preset,
           "Delete a header preset (its jobs keep running without it)", tag="headers",
-          errors=(403, 404)),
+          errors=(403, 404), operation_id="deleteHeaderPreset"),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ... import __version__
 from ..routing import Call, Reply, Route
+from ..schemas import named
 
 
 def home(call: Call) -> Reply:
@@ -12,5 +13,7 @@ def home(call: Call) -> Reply:
 
 ROUTES = [
     Route("GET", "/", home, "Service banner with the version", auth="none", tag="service",
-          data={"type": "object", "properties": {"version": {"type": "string"}}}),
+          data=named("ServiceInfo", {"type": "object",
+                                     "properties": {"version": {"type": "string"}}}),
+          operation_id="getServiceInfo"),
 ]

@@ -6,6 +6,7 @@ from ...services import jobs
 from ...services.jobs import JOB_TYPES, STATUS_CLASSES
 from .. import schemas
 from ..routing import Call, Reply, Route
+from ..schemas import named
 from ..validation import obj
 
 MAX_ID = 2**63 - 1  # ids are signed 64-bit columns
@@ -68,17 +69,20 @@ def delete_job(call: Call) -> Reply:
 
 ROUTES = [
     Route("GET", "/fetch", list_jobs, "Jobs the caller is a member of", tag="jobs",
-          paginated=True, query=_ALL, data=schemas.list_of(schemas.JOB), errors=(403,)),
+          paginated=True, query=_ALL, data=schemas.list_of(schemas.JOB), errors=(403,),
+          operation_id="listJobs"),
     Route("POST", "/fetch", create_job, "Create a job (the caller becomes its owner)",
-          tag="jobs", status=201, body=obj(_FIELDS, ("name", "endpoint", "execute_id")),
-          data=schemas.JOB, errors=(400, 403)),
+          tag="jobs", status=201,
+          body=named("JobCreate", obj(_FIELDS, ("name", "endpoint", "execute_id"))),
+          data=schemas.JOB, errors=(400, 403), operation_id="createJob"),
     Route("GET", "/fetch/{id}", get_job, "One job (members)", tag="jobs", data=schemas.JOB,
-          errors=(403, 404)),
+          errors=(403, 404), operation_id="getJob"),
     Route("GET", "/fetch/{job_id:uuid}/job", get_job_by_run_id,
           "The job whose current job_id is this (members)", tag="jobs", data=schemas.JOB,
-          errors=(403, 404)),
+          errors=(403, 404), operation_id="getJobByRunId"),
     Route("PATCH", "/fetch/{id}", update_job, "Update a job (owner, editor)", tag="jobs",
-          body=obj(_FIELDS), data=schemas.JOB, errors=(400, 403, 404)),
+          body=named("JobUpdate", obj(_FIELDS)), data=schemas.JOB, errors=(400, 403, 404),
+          operation_id="updateJob"),
     Route("DELETE", "/fetch/{id}", delete_job, "Delete a job with its results (owner)",
-          tag="jobs", errors=(403, 404)),
+          tag="jobs", errors=(403, 404), operation_id="deleteJob"),
 ]

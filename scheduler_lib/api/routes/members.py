@@ -6,6 +6,7 @@ from ...services import members
 from ...services.access import ROLES
 from .. import schemas
 from ..routing import Call, Reply, Route
+from ..schemas import named
 from ..validation import obj
 from .jobs import MAX_ID
 
@@ -43,19 +44,22 @@ def remove_member(call: Call) -> Reply:
 ROUTES = [
     Route("GET", "/fetch/{fetch_id}/member", list_members, "A job's members (members)",
           tag="members", paginated=True, data=schemas.list_of(schemas.MEMBER),
-          errors=(403, 404)),
+          errors=(403, 404), operation_id="listMembers"),
     Route("POST", "/fetch/{fetch_id}/member", add_member, "Add a member (owner)",
           tag="members", status=201,
-          body=obj({"user_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
-                    "role": _ROLE},
-                   ("user_id", "role")),
-          data=schemas.MEMBER, errors=(400, 403, 404, 409)),
+          body=named("MemberCreate",
+                     obj({"user_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                          "role": _ROLE},
+                         ("user_id", "role"))),
+          data=schemas.MEMBER, errors=(400, 403, 404, 409), operation_id="addMember"),
     Route("GET", "/fetch/{fetch_id}/member/{user_id}", get_member, "One member (members)",
-          tag="members", data=schemas.MEMBER, errors=(403, 404)),
+          tag="members", data=schemas.MEMBER, errors=(403, 404), operation_id="getMember"),
     Route("PATCH", "/fetch/{fetch_id}/member/{user_id}", update_member,
           "Change a member's role (owner)", tag="members",
-          body=obj({"role": _ROLE}, ("role",)), data=schemas.MEMBER, errors=(400, 403, 404)),
+          body=named("MemberUpdate", obj({"role": _ROLE}, ("role",))), data=schemas.MEMBER,
+          errors=(400, 403, 404),
+          operation_id="updateMember"),
     Route("DELETE", "/fetch/{fetch_id}/member/{user_id}", remove_member,
           "Remove a member (owner; never the last owner)", tag="members",
-          errors=(400, 403, 404)),
+          errors=(400, 403, 404), operation_id="removeMember"),
 ]

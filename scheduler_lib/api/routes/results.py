@@ -5,6 +5,7 @@ from __future__ import annotations
 from ...services import results
 from .. import schemas
 from ..routing import Call, Reply, Route
+from ..schemas import named
 from ..validation import obj
 
 _FIELDS = {
@@ -49,15 +50,18 @@ ROUTES = [
           query={"status": {"enum": ["success", "failure"]},
                  "since": {"type": "string", "format": "date-time",
                            "description": "Only results created at or after this time."}},
-          data=schemas.list_of(schemas.RESULT), errors=(400, 403, 404)),
+          data=schemas.list_of(schemas.RESULT), errors=(400, 403, 404), operation_id="listResults"),
     Route("POST", "/fetch/{fetch_id}/data", create_result,
           "Record a result by hand (owner, editor)", tag="results", status=201,
-          body=obj(_FIELDS, ("name",)), data=schemas.RESULT, errors=(400, 403, 404)),
+          body=named("ResultCreate", obj(_FIELDS, ("name",))), data=schemas.RESULT,
+          errors=(400, 403, 404),
+          operation_id="createResult"),
     Route("GET", "/fetch/{fetch_id}/data/{id}", get_result, "One result (members)",
-          tag="results", data=schemas.RESULT, errors=(403, 404)),
+          tag="results", data=schemas.RESULT, errors=(403, 404), operation_id="getResult"),
     Route("PATCH", "/fetch/{fetch_id}/data/{id}", update_result,
-          "Update a result (owner, editor)", tag="results", body=obj(_FIELDS),
-          data=schemas.RESULT, errors=(400, 403, 404)),
+          "Update a result (owner, editor)", tag="results",
+          body=named("ResultUpdate", obj(_FIELDS)),
+          data=schemas.RESULT, errors=(400, 403, 404), operation_id="updateResult"),
     Route("DELETE", "/fetch/{fetch_id}/data/{id}", delete_result, "Delete a result (owner)",
-          tag="results", errors=(403, 404)),
+          tag="results", errors=(403, 404), operation_id="deleteResult"),
 ]

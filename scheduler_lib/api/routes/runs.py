@@ -5,6 +5,7 @@ from __future__ import annotations
 from ...errors import ServiceUnavailable
 from ...services import access
 from ..routing import Call, Reply, Route
+from ..schemas import named
 
 __all__ = ["ROUTES"]
 
@@ -22,7 +23,7 @@ ROUTES = [
     Route("POST", "/fetch/{id}/run", run_job,
           "Run a job now, off schedule (owner, editor); the job's own job_id and "
           "next_run_at do not change", tag="jobs", status=202,
-          data={"type": "object", "properties": {"job_id": {"type": "string"}},
-                "required": ["job_id"]},
-          errors=(401, 403, 404, 503)),
+          data=named("RunQueued", {"type": "object", "properties": {"job_id": {"type": "string"}},
+                                   "required": ["job_id"]}),
+          errors=(401, 403, 404, 503), operation_id="runJob"),
 ]

@@ -7,6 +7,7 @@ from ...services import schedules
 from ...services.schedules import SCHEDULE_TYPES
 from .. import schemas
 from ..routing import Call, Reply, Route
+from ..schemas import named
 from ..validation import obj
 
 _NAME = {"type": "string", "minLength": 1, "maxLength": 200}
@@ -55,22 +56,27 @@ def preview(call: Call) -> Reply:
 
 ROUTES = [
     Route("GET", "/fetch/execute", list_schedules, "The caller's schedules", tag="schedules",
-          paginated=True, query=_ALL, data=schemas.list_of(schemas.SCHEDULE), errors=(403,)),
+          paginated=True, query=_ALL, data=schemas.list_of(schemas.SCHEDULE), errors=(403,),
+          operation_id="listSchedules"),
     Route("POST", "/fetch/execute", create_schedule, "Create a schedule", tag="schedules",
-          status=201, body=obj(_FIELDS, ("name", "type")), data=schemas.SCHEDULE,
-          errors=(400,)),
+          status=201, body=named("ScheduleCreate", obj(_FIELDS, ("name", "type"))),
+          data=schemas.SCHEDULE,
+          errors=(400,), operation_id="createSchedule"),
     Route("GET", "/fetch/execute/preview", preview,
           "Next due times of a would-be schedule (from now)", tag="schedules",
           query={"type": _TYPE, "value": {"type": "integer", "minimum": 1},
                  "cron": {"type": "string", "minLength": 1, "maxLength": 200},
                  "timezone": {**_TIMEZONE, "default": "UTC"},
                  "count": {"type": "integer", "minimum": 1, "maximum": 20, "default": 5}},
-          data=schemas.list_of(schemas.TIMESTAMP), errors=(400,)),
+          data=named("NextRunTimes", schemas.list_of(schemas.TIMESTAMP)), errors=(400,),
+          operation_id="previewSchedule"),
     Route("GET", "/fetch/execute/{id}", get_schedule, "One schedule", tag="schedules",
-          data=schemas.SCHEDULE, errors=(403, 404)),
+          data=schemas.SCHEDULE, errors=(403, 404), operation_id="getSchedule"),
     Route("PATCH", "/fetch/execute/{id}", update_schedule,
           "Update a schedule (reschedules its active jobs)", tag="schedules",
-          body=obj(_FIELDS), data=schemas.SCHEDULE, errors=(400, 403, 404)),
+          body=named("ScheduleUpdate", obj(_FIELDS)), data=schemas.SCHEDULE, errors=(400, 403, 404),
+          operation_id="updateSchedule"),
     Route("DELETE", "/fetch/execute/{id}", delete_schedule,
-          "Delete a schedule no job uses", tag="schedules", errors=(403, 404, 409)),
+          "Delete a schedule no job uses", tag="schedules", errors=(403, 404, 409),
+          operation_id="deleteSchedule"),
 ]

@@ -16,6 +16,7 @@ from ...errors import ServiceUnavailable
 from ...metrics import ACTIVE_JOBS
 from ...models import Job
 from ..routing import Call, Reply, Route
+from ..schemas import named
 
 __all__ = ["ROUTES", "READY_TICK_SECONDS", "readiness_problem"]
 
@@ -82,17 +83,19 @@ def openapi(call: Call) -> Reply:
     return Reply("", raw=json.dumps(document, ensure_ascii=False).encode())
 
 
-_TEXT = {"type": "string"}
+_TEXT = named("MetricsText", {"type": "string"})
 
 ROUTES = [
     Route("GET", "/healthz", healthz, "Liveness: the process serves requests", auth="none",
-          tag="service"),
+          tag="service", operation_id="getHealth"),
     Route("GET", "/readyz", readyz,
           "Readiness: the database answers and the scheduler loop is alive", auth="none",
-          tag="service", errors=(503,)),
+          tag="service", errors=(503,), operation_id="getReadiness"),
     Route("GET", "/metrics", metrics, "Prometheus metrics (text exposition format)",
           auth="none", auth_option="metrics.require_auth", tag="service",
-          media_type=CONTENT_TYPE_LATEST, data=_TEXT),
+          media_type=CONTENT_TYPE_LATEST, data=_TEXT, operation_id="getMetrics"),
     Route("GET", "/openapi.json", openapi, "This OpenAPI 3.1 document", auth="none",
-          tag="service", media_type="application/json", data={"type": "object"}),
+          tag="service", media_type="application/json",
+          data=named("OpenApiDocument", {"type": "object"}),
+          operation_id="getOpenApiDocument"),
 ]

@@ -5,9 +5,11 @@ from __future__ import annotations
 from ...services import sessions
 from .. import schemas
 from ..routing import Call, Reply, Route
+from ..schemas import named
 from ..validation import obj
 
-_REFRESH_BODY = obj({"refresh_token": {"type": "string", "minLength": 1}}, ("refresh_token",))
+_REFRESH_BODY = named("RefreshToken", obj({"refresh_token": {"type": "string", "minLength": 1}},
+                                          ("refresh_token",)))
 
 
 def login(call: Call) -> Reply:
@@ -29,12 +31,13 @@ def logout(call: Call) -> Reply:
 ROUTES = [
     Route("POST", "/login", login, "Log in with username or e-mail and password",
           auth="none", tag="auth", data=schemas.TOKEN_PAIR, errors=(400, 401, 429),
-          body=obj({"identifier": {"type": "string", "minLength": 1, "maxLength": 254},
-                    "password": {"type": "string", "minLength": 1, "maxLength": 1024}},
-                   ("identifier", "password"))),
+          body=named("Credentials",
+                     obj({"identifier": {"type": "string", "minLength": 1, "maxLength": 254},
+                          "password": {"type": "string", "minLength": 1, "maxLength": 1024}},
+                         ("identifier", "password"))), operation_id="login"),
     Route("POST", "/refresh/token", refresh, "Exchange a refresh token for a new pair",
           auth="none", tag="auth", body=_REFRESH_BODY, data=schemas.TOKEN_PAIR,
-          errors=(400, 401)),
+          errors=(400, 401), operation_id="refreshToken"),
     Route("POST", "/logout", logout, "Revoke the refresh token and this access token",
-          tag="auth", body=_REFRESH_BODY, errors=(400, 401)),
+          tag="auth", body=_REFRESH_BODY, errors=(400, 401), operation_id="logout"),
 ]

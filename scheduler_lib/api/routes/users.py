@@ -6,6 +6,7 @@ from ...services import users
 from ...services.users import EMAIL_PATTERN, MIN_PASSWORD_LENGTH, USERNAME_PATTERN
 from .. import schemas
 from ..routing import Call, Reply, Route
+from ..schemas import named
 from ..validation import obj
 
 _USERNAME = {"type": "string", "pattern": USERNAME_PATTERN, "minLength": 3, "maxLength": 150,
@@ -55,24 +56,30 @@ def delete_user(call: Call) -> Reply:
 
 
 ROUTES = [
-    Route("GET", "/user/me", me, "The caller's profile", tag="users", data=schemas.USER),
+    Route("GET", "/user/me", me, "The caller's profile", tag="users", data=schemas.USER,
+          operation_id="getMe"),
     Route("PATCH", "/user/me", update_me, "Update the caller's profile", tag="users",
           data=schemas.USER, errors=(400, 403, 409),
-          body=obj({"username": _USERNAME, "email": _EMAIL, "password": _PASSWORD,
-                    "current_password": {"type": "string", "maxLength": 1024},
-                    "is_superuser": _SUPERUSER})),
+          body=named("ProfileUpdate",
+                     obj({"username": _USERNAME, "email": _EMAIL, "password": _PASSWORD,
+                          "current_password": {"type": "string", "maxLength": 1024},
+                          "is_superuser": _SUPERUSER})), operation_id="updateMe"),
     Route("GET", "/user", list_users, "Every user (superuser)", auth="superuser",
-          tag="users", paginated=True, data=schemas.list_of(schemas.USER)),
+          tag="users", paginated=True, data=schemas.list_of(schemas.USER),
+          operation_id="listUsers"),
     Route("POST", "/user", create_user, "Create a user (superuser)", auth="superuser",
           tag="users", status=201, data=schemas.USER, errors=(400, 409),
-          body=obj({"username": _USERNAME, "email": _EMAIL, "password": _PASSWORD,
-                    "is_superuser": _SUPERUSER}, ("username", "email", "password"))),
+          body=named("UserCreate",
+                     obj({"username": _USERNAME, "email": _EMAIL, "password": _PASSWORD,
+                          "is_superuser": _SUPERUSER}, ("username", "email", "password"))),
+          operation_id="createUser"),
     Route("GET", "/user/{id}", get_user, "One user (superuser)", auth="superuser",
-          tag="users", data=schemas.USER, errors=(404,)),
+          tag="users", data=schemas.USER, errors=(404,), operation_id="getUser"),
     Route("PATCH", "/user/{id}", update_user, "Update a user (superuser)", auth="superuser",
           tag="users", data=schemas.USER, errors=(400, 404, 409),
-          body=obj({"username": _USERNAME, "email": _EMAIL, "password": _PASSWORD,
-                    "is_superuser": _SUPERUSER})),
+          body=named("UserUpdate",
+                     obj({"username": _USERNAME, "email": _EMAIL, "password": _PASSWORD,
+                          "is_superuser": _SUPERUSER})), operation_id="updateUser"),
     Route("DELETE", "/user/{id}", delete_user, "Delete a user and what is theirs alone",
-          auth="superuser", tag="users", errors=(400, 404, 409)),
+          auth="superuser", tag="users", errors=(400, 404, 409), operation_id="deleteUser"),
 ]
