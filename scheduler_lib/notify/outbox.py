@@ -36,7 +36,7 @@ from ..timeutil import iso
 from .events import job_facts, run_facts
 
 __all__ = ["Streak", "next_streak", "record_run_ends", "deliveries_added", "NewDelivery",
-           "insert_deliveries"]
+           "insert_deliveries", "execute", "as_datetime"]
 
 # Set when deliveries were written, so that this process's sender looks at once.
 deliveries_added = threading.Event()
@@ -75,7 +75,9 @@ def next_streak(failures: int, alerted: bool, success: bool, alert_after: int,
     return Streak(failures, alerted, pause, tuple(events))
 
 
-def _execute(text: str, params: Iterable[Any] = ()) -> Any:
+def execute(text: str, params: Iterable[Any] = ()) -> Any:
+    """One statement with ``?`` placeholders, on either backend, in this thread's
+    connection (the engine's ``store.execute``, which this module cannot import)."""
     if database.param != "?":
         text = text.replace("?", database.param)
     return database.execute_sql(text, tuple(params))
@@ -85,10 +87,11 @@ def _marks(count: int) -> str:
     return ", ".join("?" * count)
 
 
-def _iso(value: Any) -> str | None:
+def as_datetime(value: Any) -> datetime | None:
+    """A time read with raw SQL (SQLite gives text) as a datetime."""
     if value is None or isinstance(value, datetime):
-        return iso(value)
-    return iso(datetime.fromisoformat(str(value)))
+        return value
+    return datetime.fromisoformat(str(value))
 
 
 def record_run_ends(records: Sequence[EndedAttempt], now: datetime) -> int:
@@ -98,7 +101,7 @@ def record_run_ends(records: Sequence[EndedAttempt], now: datetime) -> int:
     ended = {record.job_pk: record for record in records if record.release}
     if not ended:
         return 0
-    rows = _execute(
+    rows = execute(
         "SELECT j.id, j.consecutive_failures, j.failure_alerted, j.alert_after_failures, "
         "j.pause_after_failures, j.is_active, EXISTS (SELECT 1 FROM notify_subscriptions s "
         f"WHERE s.fetch_id = j.id) FROM jobs j WHERE j.id IN ({_marks(len(ended))})",
@@ -131,7 +134,7 @@ def _write_deliveries(fired: dict[int, tuple[str, ...]], results: dict[int, int]
     if not jobs:
         return 0
     wanted: list[tuple[int, int, str]] = []   # (job, channel, event)
-    for fetch_id, channel_id, events in _execute(
+    for fetch_id, channel_id, events in execute(
             "SELECT fetch_id, channel_id, events FROM notify_subscriptions "
             f"WHERE fetch_id IN ({_marks(len(jobs))}) ORDER BY id", jobs).fetchall():
         subscribed = set(json.loads(events))
@@ -147,11 +150,11 @@ def _write_deliveries(fired: dict[int, tuple[str, ...]], results: dict[int, int]
 def _facts(jobs: set[int], results: dict[int, int], now: datetime) -> dict[int, dict[str, Any]]:
     """The payload facts (``occurred_at``, ``job``, ``run``) of each job's ended run."""
     facts: dict[int, dict[str, Any]] = {}
-    job_rows = _execute(
+    job_rows = execute(
         "SELECT id, name, type, method, endpoint, consecutive_failures FROM jobs "
         f"WHERE id IN ({_marks(len(jobs))})", sorted(jobs)).fetchall()
     result_ids = [results[pk] for pk in sorted(jobs)]
-    runs = {row[0]: row for row in _execute(
+    runs = {row[0]: row for row in execute(
         "SELECT id, job_id, attempt, status_code, success, error, scheduled_at, started_at, "
         f"finished_at, duration_ms FROM job_results WHERE id IN ({_marks(len(result_ids))})",
         result_ids).fetchall()}
@@ -162,8 +165,9 @@ def _facts(jobs: set[int], results: dict[int, int], now: datetime) -> dict[int, 
         facts[pk] = {"occurred_at": iso(now), "job": job, "run": None if run is None else
                      run_facts({"result_id": run[0], "job_id": run[1], "attempt": run[2],
                                 "status_code": run[3], "success": bool(run[4]),
-                                "error": run[5], "scheduled_at": _iso(run[6]),
-                                "started_at": _iso(run[7]), "finished_at": _iso(run[8]),
+                                "error": run[5], "scheduled_at": iso(as_datetime(run[6])),
+                                "started_at": iso(as_datetime(run[7])),
+                                "finished_at": iso(as_datetime(run[8])),
                                 "duration_ms": run[9]})}
     return facts
 

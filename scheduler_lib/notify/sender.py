@@ -20,7 +20,6 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any
 
 from ..config import Settings
 from ..db import database, is_postgres, release_connection
@@ -28,7 +27,7 @@ from ..metrics import DELIVERIES, DELIVERY_LATENCY
 from ..timeutil import utcnow
 from .channels import ChannelInfo, TransportError, transport_for
 from .events import Message
-from .outbox import deliveries_added
+from .outbox import as_datetime, deliveries_added, execute
 
 __all__ = ["Sender", "CLAIM_SECONDS", "public_url", "send_now"]
 
@@ -46,14 +45,6 @@ def public_url(settings: Settings) -> str:
     if settings.server.public_url:
         return settings.server.public_url
     return f"http://{settings.server.host}:{settings.server.port}"
-
-
-def _sql(text: str) -> str:
-    return text if database.param == "?" else text.replace("?", database.param)
-
-
-def _execute(text: str, params: tuple[Any, ...] = ()) -> Any:
-    return database.execute_sql(_sql(text), params)
 
 
 def send_now(settings: Settings, channel: ChannelInfo, message: Message) -> None:
@@ -111,7 +102,7 @@ class Sender:
         while not self._stopping.is_set():
             try:
                 with database.atomic():
-                    _execute("UPDATE notify_deliveries SET claimed_by = NULL, "
+                    execute("UPDATE notify_deliveries SET claimed_by = NULL, "
                              "claim_expires_at = NULL WHERE claimed_by IS NOT NULL "
                              "AND status = 'pending'")
                 return
@@ -136,17 +127,17 @@ class Sender:
         free = "(claimed_by IS NULL OR claim_expires_at < ?)"
         due = (f"status = 'pending' AND next_attempt_at <= ? AND {free}")
         # A read first: an idle outbox costs no write transaction (SQLite's write lock).
-        if _execute(f"SELECT 1 FROM notify_deliveries WHERE {due} LIMIT 1",
+        if execute(f"SELECT 1 FROM notify_deliveries WHERE {due} LIMIT 1",
                     (now, now)).fetchone() is None:
             return []
         with database.atomic():
-            ids = [row[0] for row in _execute(
+            ids = [row[0] for row in execute(
                 f"SELECT id FROM notify_deliveries WHERE {due} ORDER BY next_attempt_at, id "
                 "LIMIT ?" + (" FOR UPDATE SKIP LOCKED" if is_postgres() else ""),
                 (now, now, limit)).fetchall()]
             if not ids:
                 return []
-            won = _execute(
+            won = execute(
                 "UPDATE notify_deliveries SET claimed_by = ?, claim_expires_at = ? "
                 f"WHERE id IN ({', '.join('?' * len(ids))}) AND status = 'pending' "
                 f"AND {free} RETURNING id",
@@ -166,7 +157,7 @@ class Sender:
 
     def deliver(self, delivery_pk: int) -> None:
         """Send one claimed delivery and record the outcome."""
-        row = _execute(
+        row = execute(
             "SELECT d.delivery_id, d.event, d.facts, d.attempts, d.created_at, c.id, c.type, "
             "c.target, c.secret, u.is_superuser FROM notify_deliveries d "
             "JOIN notify_channels c ON c.id = d.channel_id JOIN users u ON u.id = c.user_id "
@@ -185,14 +176,13 @@ class Sender:
             return
         now = self.clock()
         with database.atomic():
-            _execute("UPDATE notify_deliveries SET status = 'sent', attempts = ?, error = NULL, "
+            execute("UPDATE notify_deliveries SET status = 'sent', attempts = ?, error = NULL, "
                      "sent_at = ?, next_attempt_at = NULL, claimed_by = NULL, "
                      "claim_expires_at = NULL WHERE id = ? AND claimed_by = ?",
                      (attempts + 1, now, delivery_pk, self.node_id))
         DELIVERIES.labels(kind, "sent").inc()
-        created = created_at if isinstance(created_at, datetime) else \
-            datetime.fromisoformat(str(created_at))
-        DELIVERY_LATENCY.labels(kind).observe(max(0.0, (now - created).total_seconds()))
+        DELIVERY_LATENCY.labels(kind).observe(
+            max(0.0, (now - as_datetime(created_at)).total_seconds()))
 
     def _record_failure(self, delivery_pk: int, kind: str, attempts: int, error: str) -> None:
         now = self.clock()
@@ -200,7 +190,7 @@ class Sender:
         next_at = None if final else now + timedelta(
             seconds=self.backoff * 2 ** (attempts - 1))
         with database.atomic():
-            _execute("UPDATE notify_deliveries SET status = ?, attempts = ?, error = ?, "
+            execute("UPDATE notify_deliveries SET status = ?, attempts = ?, error = ?, "
                      "next_attempt_at = ?, claimed_by = NULL, claim_expires_at = NULL "
                      "WHERE id = ? AND claimed_by = ?",
                      ("failed" if final else "pending", attempts, error, next_at,
