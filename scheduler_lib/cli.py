@@ -213,8 +213,10 @@ def jobs() -> None:
 @_guarded
 def jobs_list(ctx: click.Context, config_path: str | None, username: str | None,
               as_json: bool) -> None:
-    """List jobs with their schedule, next run and last outcome."""
+    """List jobs with their schedule, next run, last outcome and whether one runs now
+    (the JSON is the API's job shape)."""
     from .models import Job, JobMember
+    from .services.jobs import jobs_json
     from .services.users import get_user_by_username
     _open(_settings(ctx, config_path, {}))
     query = Job.select().order_by(Job.id)
@@ -222,15 +224,16 @@ def jobs_list(ctx: click.Context, config_path: str | None, username: str | None,
         member_of = JobMember.select(JobMember.fetch_id).where(
             JobMember.user == get_user_by_username(username).id)
         query = query.where(Job.id.in_(member_of))
-    rows = [job.to_json() for job in query]
+    rows = jobs_json(query)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     _table(["ID", "NAME", "TYPE", "METHOD", "ENDPOINT", "SCHEDULE", "ACTIVE", "NEXT RUN",
-            "LAST"],
+            "LAST", "RUNNING"],
            [[j["id"], j["name"], j["type"], j["method"].upper() if j["type"] == "rest" else "-",
              j["endpoint"], j["execute_id"], "yes" if j["is_active"] else "no",
-             j["next_run_at"] or "-", j["last_status"] or "-"] for j in rows])
+             j["next_run_at"] or "-", j["last_status"] or "-",
+             "yes" if j["running"] else "no"] for j in rows])
 
 
 @jobs.command("run")

@@ -17,10 +17,7 @@ class EngineHandle(Protocol):
     last_tick: float | None   # time.monotonic() of the dispatcher's last loop pass
 
     def wake(self) -> None:
-        """Jobs or schedules changed: re-read the earliest due time now."""
-
-    def run_now(self, job_pk: int) -> str:
-        """Queue a run of the job off schedule; returns the run's new ``job_id``."""
+        """Jobs or schedules changed (or a run was asked for): look at the due times now."""
 
 
 @dataclass

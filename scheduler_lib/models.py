@@ -16,8 +16,8 @@ from .timeutil import iso
 
 __all__ = [
     "BaseModel", "AppSetting", "User", "RefreshToken", "RevokedToken", "ApiKey",
-    "Schedule", "HeaderPreset", "Job", "job_json", "JobMember", "JobResult", "Channel",
-    "Subscription", "Delivery", "ALL_MODELS",
+    "Schedule", "HeaderPreset", "Job", "job_json", "JobMember", "JobResult", "IN_FLIGHT",
+    "running_jobs", "Channel", "Subscription", "Delivery", "ALL_MODELS",
 ]
 
 
@@ -209,6 +209,9 @@ class Job(BaseModel):
     alert_after_failures = peewee.IntegerField(default=1)
     pause_after_failures = peewee.IntegerField(default=0)
     failure_alerted = peewee.BooleanField(default=False)
+    # A run-now request waiting to start: its job_id and when it was asked for.
+    run_requested_id = peewee.CharField(null=True)
+    run_requested_at = peewee.DateTimeField(null=True)
     created_at = peewee.DateTimeField()
     updated_at = peewee.DateTimeField()
 
@@ -216,14 +219,15 @@ class Job(BaseModel):
         table_name = "jobs"
 
     def to_json(self) -> dict[str, Any]:
-        return job_json(self.__data__)
+        return job_json(self.__data__, running=bool(running_jobs([self.id])))
 
 
-def job_json(row: dict[str, Any]) -> dict[str, Any]:
+def job_json(row: dict[str, Any], *, running: bool) -> dict[str, Any]:
     """A job's JSON shape from its field values: ``Job.__data__`` or a ``.dicts()`` row.
 
     Listing jobs renders rows without making model instances, which cost most of a
-    ``GET /fetch`` of 100 jobs (bench/wsgi.py).
+    ``GET /fetch`` of 100 jobs (bench/wsgi.py). ``running``: an attempt of the job is
+    in flight (``running_jobs``).
     """
     get = row.get
     return {
@@ -242,6 +246,7 @@ def job_json(row: dict[str, Any]) -> dict[str, Any]:
         "next_run_at": iso(get("next_run_at")),
         "last_run_at": iso(get("last_run_at")),
         "last_status": get("last_status"),
+        "running": running,
         "timeout_seconds": get("timeout_seconds"),
         "max_attempts": get("max_attempts"),
         "retry_backoff_seconds": get("retry_backoff_seconds"),
@@ -295,7 +300,13 @@ class JobResult(BaseModel):
     class Meta:
         table_name = "job_results"
 
+    @property
+    def in_flight(self) -> bool:
+        """The attempt has started and not finished: nothing about its outcome is known."""
+        return self.started_at is not None and self.finished_at is None
+
     def to_json(self) -> dict[str, Any]:
+        running = self.in_flight
         response: Any = self.response
         if response is not None:
             try:
@@ -308,16 +319,17 @@ class JobResult(BaseModel):
             "fetch_id": self.fetch_id,
             "job_id": self.job_id,
             "name": self.name,
-            "status_code": self.status_code,
+            "status_code": None if running else self.status_code,
             "response": response,
             "response_headers": self.response_headers or {},
             "response_truncated": self.response_truncated,
-            "error": self.error,
-            "success": self.success,
+            "error": None if running else self.error,
+            "success": None if running else self.success,
             "attempt": self.attempt,
             "scheduled_at": iso(self.scheduled_at),
             "started_at": iso(self.started_at),
-            "duration_ms": self.duration_ms,
+            "finished_at": iso(self.finished_at),
+            "duration_ms": None if running else self.duration_ms,
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),
         }
@@ -394,6 +406,18 @@ class Delivery(BaseModel):
             "created_at": iso(self.created_at),
             "sent_at": iso(self.sent_at),
         }
+
+
+IN_FLIGHT = JobResult.started_at.is_null(False) & JobResult.finished_at.is_null()
+
+
+def running_jobs(job_ids: list[int]) -> set[int]:
+    """Which of ``job_ids`` have an attempt in flight (one query for a page of jobs)."""
+    if not job_ids:
+        return set()
+    rows = (JobResult.select(JobResult.fetch).distinct()
+            .where(JobResult.fetch.in_(job_ids) & IN_FLIGHT).tuples())
+    return {row[0] for row in rows}
 
 
 ALL_MODELS = (AppSetting, User, RefreshToken, RevokedToken, ApiKey, Schedule,

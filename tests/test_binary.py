@@ -2,7 +2,7 @@
 
 The build is cached under ``build/binary-cache/<hash>`` where the hash covers every
 file that goes into it (``scheduler.py``, ``scheduler_lib/``, ``scheduler.spec`` and
-its run-time hook, ``requirements.txt``) and the Python version, so a second run
+its run-time hook, both requirements files) and the Python version, so a second run
 with unchanged sources starts at once. The executable runs with a bare environment
 (no virtualenv on the ``PATH``, no ``PYTHON*`` variables, ``PYTHONTZPATH`` empty so
 that only the bundled time-zone data exists): what works here works on a machine
@@ -40,7 +40,7 @@ pytestmark = [pytest.mark.binary, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "build" / "binary-cache"
 BUILD_INPUTS = ("scheduler.py", "scheduler.spec", "packaging/pyi_rth_tzdata.py",
-                "requirements.txt", "scheduler_lib")
+                "requirements.txt", "requirements-dev.txt", "scheduler_lib")
 SIZE_LIMIT_BYTES = 30 * 1024 * 1024   # PRODUCT.md footprint targets
 RSS_LIMIT_MIB = 60
 PASSWORD = "ops-password-1"

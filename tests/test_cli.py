@@ -262,6 +262,7 @@ def test_jobs_list_and_run(run, http_target):  # noqa: F811
     assert table[0].split()[:5] == ["ID", "NAME", "TYPE", "METHOD", "ENDPOINT"]
     assert table[1].split()[:5] == ["1", "probe", "rest", "POST", http_target.url + "/hook"]
     assert table[2].split()[1] == "nightly-report" and " no " in table[2]
+    assert table[0].split()[-1] == "RUNNING" and table[1].split()[-1] == "no"
     assert [j["name"] for j in json.loads(ok(run("jobs", "list", "--json", "--user", "bob")))] \
         == ["probe"]
 

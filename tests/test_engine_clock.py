@@ -66,6 +66,7 @@ def test_misfire_policy_for_runs_missed_while_down(start_server, http_target, po
     # passed 0.1 s ago, the next comes 0.9 s from now.
     now = utcnow()
     Job.update(next_run_at=now - timedelta(seconds=10.1)).where(Job.id == j["id"]).execute()
+    shown = Job.get_by_id(j["id"]).job_id
     engine = started_engine(server)
     try:
         first, second = finished(server, j["id"], 2, timeout=10)[:2]
@@ -74,6 +75,7 @@ def test_misfire_policy_for_runs_missed_while_down(start_server, http_target, po
     latest_missed = now - timedelta(seconds=0.1)
     expected = latest_missed if policy == "run_once" else latest_missed + timedelta(seconds=1)
     assert parse_iso(first["scheduled_at"]) == expected    # run_once: one catch-up run
+    assert first["job_id"] == shown   # the run the job named before the restart
     assert parse_iso(second["scheduled_at"]) == expected + timedelta(seconds=1)
     missed_runs = [r for r in results(server, j["id"]) if parse_iso(r["scheduled_at"]) < now]
     assert len(missed_runs) == (1 if policy == "run_once" else 0)   # never a burst
@@ -114,7 +116,8 @@ def test_run_job_now_runs_synchronously_with_retries(server, http_target):
 
 def test_run_now_taken_by_a_failed_pass_waits_for_the_next(start_server, http_target):
     # While job_results is away every pass fails (the attempt's record cannot be
-    # written); the run-now request the failed passes took must not be lost.
+    # written); the run-now request the failed passes took must not be lost (their
+    # transactions roll back: the request waits on the job again).
     server = start_server(scheduler__enabled=False)
     sched = schedule(server, **HOURLY)
     j = job(server, http_target.url, sched["id"], is_active=False)
@@ -124,7 +127,9 @@ def test_run_now_taken_by_a_failed_pass_waits_for_the_next(start_server, http_ta
         database.execute_sql("ALTER TABLE job_results RENAME TO job_results_away")
         try:
             asked = time.monotonic()
-            job_id = engine.run_now(j["id"])
+            r = server.api.post(f"/fetch/{j['id']}/run", token=server.admin.token)
+            assert r.status == 202, r
+            job_id = r.data["job_id"]
             # The failed pass waits MAX_WAIT before the next: two passes have failed.
             wait_for(lambda: engine.last_tick > asked + 1.2, 5, message="two failed passes")
             assert not http_target.requests

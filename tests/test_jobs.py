@@ -14,9 +14,9 @@ from scheduler_lib.timeutil import parse_iso, utcnow
 
 JOB_FIELDS = {"id", "name", "type", "endpoint", "method", "topic", "payload", "description",
               "execute_id", "header_id", "is_active", "job_id", "next_run_at", "last_run_at",
-              "last_status", "timeout_seconds", "max_attempts", "retry_backoff_seconds",
-              "expected_status", "consecutive_failures", "alert_after_failures",
-              "pause_after_failures", "created_at", "updated_at"}
+              "last_status", "running", "timeout_seconds", "max_attempts",
+              "retry_backoff_seconds", "expected_status", "consecutive_failures",
+              "alert_after_failures", "pause_after_failures", "created_at", "updated_at"}
 
 
 def test_create_job_with_defaults(server):
@@ -29,12 +29,12 @@ def test_create_job_with_defaults(server):
     assert set(job) == JOB_FIELDS
     assert {k: job[k] for k in ("type", "method", "topic", "payload", "description",
                                 "header_id", "is_active", "last_run_at", "last_status",
-                                "timeout_seconds", "max_attempts", "retry_backoff_seconds",
-                                "expected_status", "consecutive_failures",
+                                "running", "timeout_seconds", "max_attempts",
+                                "retry_backoff_seconds", "expected_status", "consecutive_failures",
                                 "alert_after_failures", "pause_after_failures")} == {
         "type": "rest", "method": "get", "topic": None, "payload": None, "description": "",
         "header_id": None, "is_active": True, "last_run_at": None, "last_status": None,
-        "timeout_seconds": 10, "max_attempts": 1, "retry_backoff_seconds": 5,
+        "running": False, "timeout_seconds": 10, "max_attempts": 1, "retry_backoff_seconds": 5,
         "expected_status": ["2xx"], "consecutive_failures": 0, "alert_after_failures": 1,
         "pause_after_failures": 0}
     assert str(uuid.UUID(job["job_id"])) == job["job_id"]

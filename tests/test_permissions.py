@@ -79,6 +79,9 @@ def test_job_matrix(server):
     def delete_job(w: World) -> Call:
         return "DELETE", f"/fetch/{fresh_job(w)['id']}", None
 
+    def run_job(w: World) -> Call:
+        return "POST", f"/fetch/{fresh_job(w)['id']}/run", None
+
     table = [
         ("GET /fetch/{id}", same("GET", "/fetch/{job}"), READ),
         ("GET /fetch/{job_id}/job", same("GET", "/fetch/{run}/job"), READ),
@@ -89,8 +92,8 @@ def test_job_matrix(server):
         ("DELETE /fetch/{missing}", same("DELETE", "/fetch/9999"), MISSING),
     ]
     if any(r.method == "POST" and r.path == "/fetch/{id}/run" for r in all_routes()):
-        table.append(("POST /fetch/{id}/run", same("POST", "/fetch/{job}/run"),
-                      (202, 202, 202, 403, 403, 401)))
+        # A job each: one run-now at a time waits per job (the next one is a 409).
+        table.append(("POST /fetch/{id}/run", run_job, (202, 202, 202, 403, 403, 401)))
     check(server, table)
 
 

@@ -12,7 +12,8 @@ from scheduler_lib.timeutil import iso, utcnow
 
 RESULT_FIELDS = {"id", "fetch_id", "job_id", "name", "status_code", "response",
                  "response_headers", "response_truncated", "error", "success", "attempt",
-                 "scheduled_at", "started_at", "duration_ms", "created_at", "updated_at"}
+                 "scheduled_at", "started_at", "finished_at", "duration_ms", "created_at",
+                 "updated_at"}
 
 
 def test_record_read_update_delete(server):

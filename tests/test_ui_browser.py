@@ -47,7 +47,7 @@ def browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _missing("Playwright is not installed: pip install -r requirements.txt")
+        _missing("Playwright is not installed: pip install -r requirements-dev.txt")
     if not os.access(CHROMIUM, os.X_OK):
         _missing(f"no Chromium at {CHROMIUM}: apt-get install -y chromium")
     with sync_playwright() as playwright:
@@ -358,6 +358,43 @@ def test_every_control_is_labelled_and_the_keyboard_gets_everywhere(server, page
         page.goto(f"{server.url}/ui/#{route}")
         expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
         assert page.evaluate(UNLABELLED_CONTROLS) == [], route
+
+
+def test_a_run_in_flight_shows_as_running_never_as_a_failure(server, page):
+    from playwright.sync_api import expect
+    from targets import HttpTarget
+
+    token = server.admin.token
+    hourly = server.api.post("/fetch/execute", {"name": "hourly", "type": "hours", "value": 1},
+                             token=token).data
+    with HttpTarget() as slow:
+        slow.delay = 4
+        job = server.api.post("/fetch", {"name": "slow", "endpoint": slow.url,
+                                         "execute_id": hourly["id"]}, token=token).data
+        page.goto(f"{server.url}/ui")
+        page.get_by_label("Username or e-mail", exact=True).fill("admin")
+        page.get_by_label("Password", exact=True).fill(server.admin.password)
+        page.get_by_label("Password", exact=True).press("Enter")
+        expect(page.get_by_role("heading", name="Jobs")).to_be_visible()
+        page.goto(f"{server.url}/ui/#/jobs/{job['id']}")
+        expect(page.locator("#next-run-id")).to_have_text(job["job_id"])
+        page.get_by_role("button", name="Run now").click()
+        run_id = wait_for(lambda: slow.count() and slow.requests[0].headers[
+            "X-Scheduler-Job-Id"], message="the run in flight")
+        line = page.locator("#running-now")
+        expect(line).to_contain_text("Running now, since", timeout=6000)
+        expect(line).to_contain_text(f"Attempt 1 of run {run_id} running since")
+        expect(page.locator(".title-row .pill.running")).to_be_visible()
+        results = page.locator("table.results tbody")
+        expect(results.locator(".pill.bad")).to_have_count(0)
+        expect(results).to_contain_text("No results yet.")
+        # Finished: the line goes, the result is a success, never shown as a failure.
+        expect(line).to_be_hidden(timeout=10000)
+        expect(results.locator(".pill.ok")).to_have_count(1)
+        expect(results.locator(".pill.bad")).to_have_count(0)
+    # The next run id is still the one the job shows (a run-now does not consume it).
+    expect(page.locator("#next-run-id")).to_have_text(
+        api_data(server, f"/fetch/{job['id']}")["job_id"])
 
 
 def test_notifications_from_the_dashboard(start_server, smtp_server, page):  # noqa: F811

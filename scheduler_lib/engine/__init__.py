@@ -2,8 +2,9 @@
 
 ``Engine`` (dispatcher and worker pool) runs inside ``serve``; ``run_job_now`` runs
 one job synchronously (the CLI's ``jobs run``). See ``store`` for how runs are
-claimed, ``runner`` for what one attempt does, ``executors`` for the HTTP and
-WebSocket clients, ``retention`` for pruning old results.
+claimed, ``claims`` for taking over a dead node's runs, ``backend`` for what differs
+between SQLite and PostgreSQL, ``runner`` for what one attempt does, ``executors``
+for the HTTP and WebSocket clients, ``retention`` for pruning old results.
 """
 
 from .dispatcher import Engine

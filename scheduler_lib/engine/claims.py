@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from . import store
 from .runner import Attempt
 
-__all__ = ["TAKEOVER_PERIOD", "take_over_interrupted", "interrupted_error"]
+__all__ = ["TAKEOVER_PERIOD", "take_over_interrupted"]
 
 log = logging.getLogger("scheduler.engine")
 
@@ -39,10 +39,10 @@ log = logging.getLogger("scheduler.engine")
 TAKEOVER_PERIOD = 1.0
 
 
-def interrupted_error(owner: str, retried_as: int | None) -> str:
+def _node_died(owner: str | None, retried_as: int | None) -> str:
     """The error recorded on an attempt whose node died while it ran."""
     then = f"; retried as attempt {retried_as}" if retried_as else "; not retried"
-    return f"interrupted: node {owner} stopped before this run finished{then}"
+    return store.interrupted_error(f"node {owner or '?'}", then)
 
 
 def take_over_interrupted(node: str, now: datetime, limit: int,
@@ -55,7 +55,7 @@ def take_over_interrupted(node: str, now: datetime, limit: int,
     """
     rows = store.execute(
         f"SELECT r.id, r.job_id, r.attempt, r.scheduled_at, j.lease_owner, j.is_active, "
-        f"{store._SPEC_COLUMNS} FROM job_results r JOIN jobs j ON j.id = r.fetch_id "
+        f"{store.SPEC_COLUMNS} FROM job_results r JOIN jobs j ON j.id = r.fetch_id "
         "JOIN schedules s ON s.id = j.execute_id "
         "LEFT JOIN header_presets h ON h.id = j.header_id "
         "WHERE r.finished_at IS NULL AND r.started_at IS NOT NULL "
@@ -67,7 +67,7 @@ def take_over_interrupted(node: str, now: datetime, limit: int,
     expires = now + timedelta(seconds=lease_seconds)
     for row in rows:
         result_pk, job_id, number, scheduled_at, owner, active = row[:6]
-        spec = store._spec(row[6:])
+        spec = store.job_spec(row[6:])
         retry = bool(active) and len(attempts) < limit
         if not retry and active:
             continue   # no free worker now: the next look takes it
@@ -79,23 +79,16 @@ def take_over_interrupted(node: str, now: datetime, limit: int,
              *(() if owner is None else (owner,)), now)).rowcount
         if won != 1:
             continue
-        store.execute(
-            "UPDATE job_results SET success = FALSE, error = ?, finished_at = ?, "
-            "updated_at = ? WHERE id = ? AND finished_at IS NULL",
-            (interrupted_error(owner or "?", number + 1 if retry else None), now, now,
-             result_pk))
+        store.fail_attempts([result_pk], _node_died(owner, number + 1 if retry else None),
+                            now)
         if not retry:
             continue
-        scheduled = store._time(scheduled_at) or now
-        pk = store.open_attempt(spec, job_id, number + 1, scheduled, now)
+        scheduled = store.as_datetime(scheduled_at) or now
+        [pk] = store.open_attempts([store.RunStart(spec, job_id, number + 1, scheduled)], now)
         attempts.append(Attempt(spec, job_id, number + 1, scheduled, pk))
         log.warning("job %s: node %s died during run %s; running it again as attempt %d",
                     spec.pk, owner or "?", job_id, number + 1)
     # A node that died between two attempts of a run (or right after claiming) left a
     # lease and nothing in flight: the job is simply free again.
-    store.execute(
-        "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner "
-        "IS NOT NULL AND lease_owner <> ? AND lease_expires_at < ? AND NOT EXISTS (SELECT 1 "
-        "FROM job_results r WHERE r.fetch_id = jobs.id AND r.finished_at IS NULL "
-        "AND r.started_at IS NOT NULL)", (node, now))
+    store.release_idle_leases(node, now)
     return attempts

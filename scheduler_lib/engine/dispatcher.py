@@ -13,10 +13,11 @@ passes start many runs), so that under load each pass claims and records runs in
 batches. Workers only execute
 (``runner.perform``) and queue what they finished for the next pass.
 
-Retries wait in memory (the run keeps its job's lease meanwhile), run-now requests
-too; when a pass's transaction fails, the ones it had taken go back into the queue
-and the finished records are written one by one. A failure in a pass is logged and
-the loop goes on.
+Retries wait in memory (the run keeps its job's lease meanwhile); run-now requests
+wait on their job in the database (``store.claim_requested``). When a pass's
+transaction fails, the retries it had taken go back into the queue (the requests and
+claims it took are rolled back) and the finished records are written one by one. A
+failure in a pass is logged and the loop goes on.
 """
 
 from __future__ import annotations
@@ -33,14 +34,14 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..config import Settings
-from ..db import database, is_postgres
+from ..db import database
 from ..metrics import ACTIVE_JOBS, RUNS_WAITING
 from ..timeutil import utcnow
 from . import claims, runner, store, wakeups
+from .backend import backend
 from .retention import RetentionTask
 
 __all__ = ["Engine", "MAX_WAIT"]
@@ -57,18 +58,6 @@ BUSY_PASS_GAP = 0.01
 SWITCH_INTERVAL = 0.001  # the interpreter's thread switch interval while an engine runs
 GAUGE_PERIOD = 5.0      # how often the active-jobs gauge is refreshed
 MISFIRE_GRACE = timedelta(seconds=1)
-STOPPED_ERROR = "interrupted: the scheduler was stopped before this run finished"
-
-
-@dataclass(frozen=True)
-class _Pending:
-    """A run waiting to start outside the schedule: a run-now, or a retry."""
-    job_pk: int
-    job_id: str
-    number: int
-    scheduled_at: datetime
-    manual: bool
-    spec: store.JobSpec | None = None
 
 
 class _WorkerPool:
@@ -154,8 +143,7 @@ class Engine:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._finished: deque[store.Finished] = deque()      # from workers
-        self._manual: deque[_Pending] = deque()               # from the API
-        self._retries: list[tuple[datetime, int, _Pending]] = []
+        self._retries: list[tuple[datetime, int, store.RunStart]] = []
         self._order = itertools.count()
         self._running: dict[int, runner.Attempt] = {}   # by result id
         self._gap = PASS_GAP
@@ -176,13 +164,6 @@ class Engine:
         """Jobs or schedules changed: look at the due times again now."""
         self._wake.set()
 
-    def run_now(self, job_pk: int) -> str:
-        """Queue a run of job ``job_pk`` off schedule; returns the run's ``job_id``."""
-        job_id = str(uuid.uuid4())
-        self._manual.append(_Pending(job_pk, job_id, 1, self.clock(), manual=True))
-        self._wake.set()
-        return job_id
-
     @property
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
@@ -197,7 +178,7 @@ class Engine:
         self._thread = threading.Thread(target=self._loop, name="dispatcher", daemon=True)
         self._thread.start()
         self.retention.start()
-        if is_postgres():
+        if backend().several_nodes:   # other nodes' API changes wake this one too
             self._listener = wakeups.Listener(self._wake.set)
             self._listener.start()
 
@@ -227,7 +208,9 @@ class Engine:
             self._record_finished(self.clock())
             with store.transaction():
                 abandoned = list(self._running)
-                store.fail_attempts(abandoned, STOPPED_ERROR, self.clock())
+                store.fail_attempts(abandoned, store.interrupted_error(
+                    f"node {self.node_id}", "; the shutdown grace period ended"),
+                    self.clock())
                 store.release_all(self.node_id)
             if abandoned:
                 log.warning("%d run(s) did not finish before the shutdown", len(abandoned))
@@ -279,11 +262,13 @@ class Engine:
             self.last_tick = time.monotonic()
             try:
                 now = self.clock()
+                failed = 0
                 with store.transaction():
-                    if not is_postgres():
+                    # Several nodes: the passes repeat other nodes' interrupted runs
+                    # (claims.py). One node: whatever it left is its own.
+                    if not backend().several_nodes:
                         store.take_over_leases()
-                    # PostgreSQL: the passes repeat other nodes' interrupted runs (claims.py).
-                    failed = 0 if is_postgres() else store.recover_interrupted(now)
+                        failed = store.recover_interrupted(now)
                     moved = store.reschedule_on_start(
                         now, self.settings.scheduler.misfire, MISFIRE_GRACE)
                 if failed or moved:
@@ -299,9 +284,9 @@ class Engine:
         now = self.clock()
         mono = time.monotonic()
         records = self._take_finished()
-        starts: list[tuple[store.JobSpec, str, int, datetime, bool]] = []
+        starts: list[store.RunStart] = []
         attempts: list[runner.Attempt] = []
-        taken: list[_Pending] = []
+        taken: list[store.RunStart] = []
         try:
             with store.transaction():
                 if records:
@@ -311,19 +296,20 @@ class Engine:
                     self._next_renew = mono + self.lease_seconds / 3
                 free = self._free_workers()
                 if mono >= self._next_recovery:
-                    if is_postgres():   # several nodes: run again what a dead node left
+                    if backend().several_nodes:   # run again what a dead node left
                         attempts += claims.take_over_interrupted(self.node_id, now, free,
                                                                  self.lease_seconds)
                         self._next_recovery = mono + claims.TAKEOVER_PERIOD
                     else:
                         store.recover_interrupted(now)
                         self._next_recovery = mono + self.lease_seconds
-                starts += self._start_pending(now, free - len(attempts), taken)
-                starts += [(claim.spec, claim.job_id, 1, claim.scheduled_at, False)
-                           for claim in store.claim_due(self.node_id, now,
-                                                        free - len(attempts) - len(starts),
-                                                        self.lease_seconds)]
-                pks = store.open_attempts([start[:4] for start in starts], now)
+                starts += self._due_retries(now, free - len(attempts), taken)
+                starts += store.claim_requested(self.node_id, now,
+                                                free - len(attempts) - len(starts),
+                                                self.lease_seconds)
+                starts += store.claim_due(self.node_id, now,
+                                          free - len(attempts) - len(starts), self.lease_seconds)
+                pks = store.open_attempts(starts, now)
         except Exception:  # undo what the pass took from memory, then let the loop log it
             self._requeue(taken)
             self._next_renew = self._next_recovery = 0.0   # rolled back: again next pass
@@ -331,9 +317,9 @@ class Engine:
                 self._record_one_by_one(records, now)
             raise
         self._after_recorded(records)
-        attempts += [runner.Attempt(spec, job_id, number, scheduled, pk, manual)
-                     for (spec, job_id, number, scheduled, manual), pk
-                     in zip(starts, pks, strict=True)]
+        attempts += [runner.Attempt(start.spec, start.job_id, start.number,
+                                    start.scheduled_at, pk, start.manual)
+                     for start, pk in zip(starts, pks, strict=True)]
         assert self.pool is not None
         self._gap = BUSY_PASS_GAP if 2 * len(attempts) >= self.workers else PASS_GAP
         for attempt in attempts:
@@ -358,7 +344,7 @@ class Engine:
 
     def _running_jobs(self) -> set[int]:
         return {attempt.spec.pk for attempt in self._running.values()} | {
-            pending.job_pk for _, _, pending in self._retries}
+            retry.spec.pk for _, _, retry in self._retries}
 
     def _take_finished(self) -> list[store.Finished]:
         records = []
@@ -395,56 +381,37 @@ class Engine:
         for record in records:
             attempt = self._running.pop(record.result_pk)
             if not record.release:
-                due = runner.retry_at(attempt.spec, record, attempt.number)
-                retry = _Pending(attempt.spec.pk, attempt.job_id, attempt.number + 1, due,
-                                 attempt.manual, attempt.spec)
-                heapq.heappush(self._retries, (due, next(self._order), retry))
+                retry = store.RunStart(attempt.spec, attempt.job_id, attempt.number + 1,
+                                       runner.retry_at(attempt.spec, record, attempt.number),
+                                       attempt.manual)
+                self._push_retry(retry)
 
-    def _requeue(self, taken: list[_Pending]) -> None:
-        """A pass failed: the retries and run-now requests it took wait again."""
-        for pending in taken:   # a run-now request has no job spec yet, a retry has
-            if pending.spec is not None:
-                heapq.heappush(self._retries,
-                               (pending.scheduled_at, next(self._order), pending))
-        self._manual.extendleft(reversed([pending for pending in taken if pending.spec is None]))
+    def _push_retry(self, retry: store.RunStart) -> None:
+        heapq.heappush(self._retries, (retry.scheduled_at, next(self._order), retry))
 
-    def _start_pending(self, now: datetime, free: int, taken: list[_Pending],
-                       ) -> list[tuple[store.JobSpec, str, int, datetime, bool]]:
-        """Due retries and run-now requests that can start (their leases taken).
+    def _requeue(self, taken: list[store.RunStart]) -> None:
+        """A pass failed: the retries it took wait again (its claims were rolled back)."""
+        for retry in taken:
+            self._push_retry(retry)
+
+    def _due_retries(self, now: datetime, free: int, taken: list[store.RunStart],
+                     ) -> list[store.RunStart]:
+        """Due retries that can start (their runs hold their leases), at most ``free``.
 
         Everything taken from memory is also listed in ``taken``, to go back into the
         queue if the pass fails.
         """
-        starts: list[tuple[store.JobSpec, str, int, datetime, bool]] = []
+        starts: list[store.RunStart] = []
         while self._retries and self._retries[0][0] <= now and len(starts) < free:
             _, _, retry = heapq.heappop(self._retries)
             taken.append(retry)
             # A job deleted or paused meanwhile starts no new attempt (a run-now's
             # retries go on while paused, as the run-now itself did).
-            if not store.holds_lease(retry.job_pk, self.node_id, active_only=not retry.manual):
-                store.release_lease(retry.job_pk, self.node_id)
+            if not store.holds_lease(retry.spec.pk, self.node_id,
+                                     active_only=not retry.manual):
+                store.release_lease(retry.spec.pk, self.node_id)
                 continue
-            assert retry.spec is not None
-            starts.append((retry.spec, retry.job_id, retry.number, retry.scheduled_at,
-                           retry.manual))
-        busy = {attempt.spec.pk for attempt in self._running.values()}
-        waiting: list[_Pending] = []
-        while self._manual and len(starts) < free:
-            request = self._manual.popleft()
-            taken.append(request)
-            if request.job_pk in busy:
-                waiting.append(request)
-                continue
-            spec = store.acquire_lease(request.job_pk, self.node_id, now, self.lease_seconds)
-            if spec is not None:
-                busy.add(request.job_pk)
-                starts.append((spec, request.job_id, request.number, request.scheduled_at,
-                               True))
-            elif store.job_exists(request.job_pk):
-                waiting.append(request)   # a run of it is going: start when it ends
-        self._manual.extendleft(reversed(waiting))
-        for request in waiting:
-            taken.remove(request)
+            starts.append(retry)
         return starts
 
     def _sleep_time(self, now: datetime, mono: float) -> float:
@@ -462,8 +429,6 @@ class Engine:
         if self._waiting_shown:
             RUNS_WAITING.set(0)
             self._waiting_shown = False
-        if self._manual:
-            return 0.05        # a run-now waits for its job's run to end
         candidates = [MAX_WAIT]
         due = store.earliest_due()
         if due is not None:

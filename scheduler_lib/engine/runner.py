@@ -202,7 +202,8 @@ def run_job_now(ctx: AppContext, job_pk: int, *, wait_seconds: float = 30.0,
                 # No heartbeat here: the lease covers this attempt and its backoff.
                 store.renew_leases(node, utcnow(), lease + spec.timeout_seconds
                                    + spec.retry_backoff_seconds * 2 ** (number - 1))
-                pk = store.open_attempt(spec, job_id, number, scheduled, utcnow())
+                [pk] = store.open_attempts(
+                    [store.RunStart(spec, job_id, number, scheduled, manual=True)], utcnow())
             result_pks.append(pk)
             finished = perform(Attempt(spec, job_id, number, scheduled, pk, manual=True),
                                executors)

@@ -1,19 +1,26 @@
 """The engine's database work: claiming runs, leases, and the records of attempts.
 
 All engine SQL lives here, in the common SQL of SQLite and PostgreSQL, as plain
-statements (no ORM objects in the hot path). Every function runs in the calling
+statements (no ORM objects in the hot path); what differs between the two is asked
+of ``backend.backend()``. Every function runs in the calling
 thread's connection; the dispatcher wraps a pass in ``transaction()`` so that the
 records of the attempts that finished, the claims of the pass and the records of the
 attempts it starts commit together, in one short write, with a few statements
 whatever the number of runs (a batch is one statement, not one per run).
 
 Claiming is a guarded write (``claim_due``): a node takes the due runs of a pass by
-advancing each job's ``next_run_at``, issuing a new ``job_id`` and taking the job's
-lease in one ``UPDATE … FROM (VALUES (id, <the job_id it read>, …), …) WHERE
-<job_id unchanged> AND <lease free> RETURNING id``; the returned ids say which jobs
-it won. While the lease is held (and renewed) nobody else claims the job, so a job
-never overlaps itself. A node that dies leaves its leases to expire after
-``scheduler.lease_seconds``; then another node may claim the job again.
+advancing each job's ``next_run_at``, giving the job a new ``job_id`` for the run
+after, and taking the job's lease in one ``UPDATE … FROM (VALUES (id, <the job_id it
+read>, …), …) WHERE <job_id unchanged> AND <lease free> RETURNING id``; the returned
+ids say which jobs it won. The run itself carries the ``job_id`` the job showed
+until then, so a client that read it finds that run's results. While the lease is
+held (and renewed) nobody else claims the job, so a job never overlaps itself. A node
+that dies leaves its leases to expire after ``scheduler.lease_seconds``; then another
+node may claim the job again.
+
+Run-now requests wait on the job itself (``run_requested_id``, at most one per job,
+``services.jobs.request_run``); ``claim_requested`` takes them the same way, so any
+node may start one and a pass reads at most as many as it has free workers.
 """
 
 from __future__ import annotations
@@ -28,18 +35,30 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .. import timing
-from ..db import database, is_postgres
+from ..db import database
 from ..notify.outbox import record_run_ends
+from .backend import backend
 
-__all__ = ["JobSpec", "Claim", "Finished", "transaction", "claim_due", "acquire_lease",
-           "release_lease", "release_all", "renew_leases", "open_attempt", "open_attempts",
-           "finish_attempts",
-           "load_spec", "execute", "recover_interrupted", "take_over_leases", "reschedule_on_start",
-           "earliest_due", "count_due", "count_active", "plan_run"]
+__all__ = [
+    "JobSpec", "RunStart", "Finished", "SPEC_COLUMNS", "SPEC_FROM", "interrupted_error",
+    "execute", "as_datetime", "job_spec", "transaction", "plan_run",
+    "claim_due", "claim_requested", "acquire_lease", "holds_lease", "job_exists", "load_spec",
+    "release_lease", "release_all", "release_idle_leases", "renew_leases", "take_over_leases",
+    "open_attempts", "finish_attempts", "fail_attempts", "recover_interrupted",
+    "reschedule_on_start", "earliest_due", "count_due", "count_active",
+]
 
 log = logging.getLogger("scheduler.engine")
 
-INTERRUPTED = "interrupted: the scheduler stopped before this run finished"
+
+def interrupted_error(who: str, then: str = "") -> str:
+    """The error recorded on an attempt that will not finish: ``who`` stopped first.
+
+    The one source of these messages: "interrupted: the scheduler stopped before this
+    run finished", "interrupted: node n1 stopped before this run finished; retried as
+    attempt 2", …
+    """
+    return f"interrupted: {who} stopped before this run finished{then}"
 
 
 @dataclass(frozen=True)
@@ -59,11 +78,13 @@ class JobSpec:
 
 
 @dataclass(frozen=True)
-class Claim:
-    """A run this node has claimed: its job, its ``job_id`` and when it was due."""
+class RunStart:
+    """An attempt about to start, its lease held: a claimed run, a run-now, a retry."""
     spec: JobSpec
     job_id: str
-    scheduled_at: datetime
+    number: int              # the attempt number, 1 for a new run
+    scheduled_at: datetime   # when this attempt was due
+    manual: bool = False     # a run-now (it and its retries also run while paused)
 
 
 @dataclass(frozen=True)
@@ -83,13 +104,13 @@ class Finished:
     release: bool          # the run ends with this attempt: give the job's lease back
 
 
-_SPEC_COLUMNS = ("j.id, j.name, j.type, j.endpoint, j.method, j.payload, h.headers, "
-                 "j.timeout_seconds, j.max_attempts, j.retry_backoff_seconds, "
-                 "j.expected_status")
-_SPEC_FROM = ("jobs j JOIN schedules s ON s.id = j.execute_id "
-              "LEFT JOIN header_presets h ON h.id = j.header_id")
+# What ``job_spec`` reads, from a query on ``SPEC_FROM`` (other columns may follow).
+SPEC_COLUMNS = ("j.id, j.name, j.type, j.endpoint, j.method, j.payload, h.headers, "
+                "j.timeout_seconds, j.max_attempts, j.retry_backoff_seconds, "
+                "j.expected_status")
+SPEC_FROM = ("jobs j JOIN schedules s ON s.id = j.execute_id "
+             "LEFT JOIN header_presets h ON h.id = j.header_id")
 _LEASE_FREE = "(j.lease_owner IS NULL OR j.lease_expires_at < ?)"
-_NEVER = datetime(1970, 1, 1)
 
 
 def _sql(text: str) -> str:
@@ -97,16 +118,19 @@ def _sql(text: str) -> str:
 
 
 def execute(text: str, params: Iterable[Any] = ()) -> Any:
+    """Run one statement written with ``?`` marks on the open database; its cursor."""
     return database.execute_sql(_sql(text), tuple(params))
 
 
-def _time(value: Any) -> datetime | None:
+def as_datetime(value: Any) -> datetime | None:
+    """A timestamp column's value as a datetime (SQLite returns text)."""
     if value is None or isinstance(value, datetime):
         return value
     return datetime.fromisoformat(str(value))
 
 
-def _spec(row: tuple[Any, ...]) -> JobSpec:
+def job_spec(row: tuple[Any, ...]) -> JobSpec:
+    """The JobSpec of a row that starts with ``SPEC_COLUMNS``."""
     headers = row[6]
     expected = row[10]
     return JobSpec(
@@ -138,24 +162,15 @@ def plan_run(kind: str, value: int | None, cron: str | None, zone: str, is_repea
     return scheduled, timing.next_due(kind, value, cron, zone, scheduled, now)
 
 
-def _lapse_cutoff(now: datetime) -> datetime:
-    """Leases that expired before this count as free.
-
-    On SQLite (one node) that is any expired lease. On PostgreSQL none: a node that
-    died left its runs in flight, and ``claims.take_over_interrupted`` runs them again
-    (or releases the lease) before the job can be claimed anew.
-    """
-    return _NEVER if is_postgres() else now
-
-
-def claim_due(node: str, now: datetime, limit: int, lease_seconds: int) -> list[Claim]:
+def claim_due(node: str, now: datetime, limit: int, lease_seconds: int) -> list[RunStart]:
     """Claim up to ``limit`` due runs for ``node``; call inside ``transaction()``.
 
     This is the one place runs are taken, with two statements whatever the number of
     runs. Candidates are active jobs whose ``next_run_at`` has come and whose lease is
     free or expired; each one's next due time is computed here. Then one guarded
     UPDATE claims them all: for each job it advances ``next_run_at`` (NULL after a
-    one-shot), issues a new ``job_id`` and takes the lease, on condition that the job
+    one-shot), gives the job a new ``job_id`` for its next run (the run claimed keeps
+    the one the job showed) and takes the lease, on condition that the job
     still has the ``job_id`` read and a free lease. Its ``RETURNING`` lists the jobs
     this node won; a job missing from it was taken by another node (or changed through
     the API) meanwhile and is skipped. Correct with several processes on one database.
@@ -166,16 +181,15 @@ def claim_due(node: str, now: datetime, limit: int, lease_seconds: int) -> list[
     if limit <= 0:
         return []
     rows = execute(
-        f"SELECT {_SPEC_COLUMNS}, j.job_id, j.next_run_at, s.type, s.value, s.cron, "
-        f"s.timezone, s.is_repeat FROM {_SPEC_FROM} "
+        f"SELECT {SPEC_COLUMNS}, j.job_id, j.next_run_at, s.type, s.value, s.cron, "
+        f"s.timezone, s.is_repeat FROM {SPEC_FROM} "
         f"WHERE j.is_active AND j.next_run_at <= ? AND {_LEASE_FREE} "
-        "ORDER BY j.next_run_at LIMIT ?" + (" FOR UPDATE OF j SKIP LOCKED" if is_postgres()
-                                             else ""),
-        (now, _lapse_cutoff(now), limit)).fetchall()
-    planned: dict[int, Claim] = {}
+        "ORDER BY j.next_run_at LIMIT ?" + backend().lock_candidates,
+        (now, backend().lease_cutoff(now), limit)).fetchall()
+    planned: dict[int, RunStart] = {}
     values: list[Any] = []
     for row in rows:
-        spec, old_job_id, due = _spec(row), row[11], _time(row[12])
+        spec, old_job_id, due = job_spec(row), row[11], as_datetime(row[12])
         try:
             scheduled, following = plan_run(row[13], row[14], row[15], row[16],
                                             bool(row[17]), due, now)
@@ -185,12 +199,11 @@ def claim_due(node: str, now: datetime, limit: int, lease_seconds: int) -> list[
             execute("UPDATE jobs SET next_run_at = NULL WHERE id = ? AND job_id = ?",
                      (spec.pk, old_job_id))
             continue
-        job_id = str(uuid.uuid4())
-        planned[spec.pk] = Claim(spec, job_id, scheduled)
-        values += (spec.pk, old_job_id, following, job_id)
+        planned[spec.pk] = RunStart(spec, old_job_id, 1, scheduled)
+        values += (spec.pk, old_job_id, following, str(uuid.uuid4()))
     if not planned:
         return []
-    row_marks = f"(?, ?, {_cast('?', 'TIMESTAMP')}, ?)"
+    row_marks = f"(?, ?, {backend().typed('?', 'TIMESTAMP')}, ?)"
     won = execute(
         f"WITH v (id, old_job_id, next_at, new_job_id) AS (VALUES "
         f"{', '.join([row_marks] * len(planned))}) "
@@ -199,15 +212,40 @@ def claim_due(node: str, now: datetime, limit: int, lease_seconds: int) -> list[
         "AND jobs.is_active AND jobs.next_run_at <= ? "
         "AND (jobs.lease_owner IS NULL OR jobs.lease_expires_at < ?) RETURNING jobs.id",
         (*values, node, now + timedelta(seconds=lease_seconds), now,
-         _lapse_cutoff(now))).fetchall()
+         backend().lease_cutoff(now))).fetchall()
     winners = {row[0] for row in won}
     return [claim for pk, claim in planned.items() if pk in winners]
 
 
-def _cast(expression: str, sql_type: str) -> str:
-    """``expression`` as ``sql_type`` on PostgreSQL, where a column of VALUES holding only
-    NULLs would be text; SQLite keeps the value as bound."""
-    return f"CAST({expression} AS {sql_type})" if is_postgres() else expression
+def claim_requested(node: str, now: datetime, limit: int, lease_seconds: int,
+                    ) -> list[RunStart]:
+    """Start up to ``limit`` waiting run-now requests (oldest first); call inside
+    ``transaction()``.
+
+    Like ``claim_due``: candidates are jobs with a request and a free lease, read with
+    ``LIMIT`` (a pass never walks the whole queue); one guarded UPDATE clears each
+    request and takes the lease if the request is still the one read. A request whose
+    job is running waits on the job until its run ends (the lease is free again).
+    """
+    if limit <= 0:
+        return []
+    rows = execute(
+        f"SELECT {SPEC_COLUMNS}, j.run_requested_id, j.run_requested_at FROM {SPEC_FROM} "
+        f"WHERE j.run_requested_id IS NOT NULL AND {_LEASE_FREE} "
+        "ORDER BY j.run_requested_at LIMIT ?" + backend().lock_candidates,
+        (backend().lease_cutoff(now), limit)).fetchall()
+    if not rows:
+        return []
+    requested = {row[0]: RunStart(job_spec(row), row[11], 1, as_datetime(row[12]) or now,
+                                  manual=True) for row in rows}
+    won = execute(
+        f"WITH v (id, run_id) AS (VALUES {', '.join(['(?, ?)'] * len(requested))}) "
+        "UPDATE jobs SET run_requested_id = NULL, run_requested_at = NULL, lease_owner = ?, "
+        "lease_expires_at = ? FROM v WHERE jobs.id = v.id AND jobs.run_requested_id = v.run_id "
+        "AND (jobs.lease_owner IS NULL OR jobs.lease_expires_at < ?) RETURNING jobs.id",
+        (*[value for start in requested.values() for value in (start.spec.pk, start.job_id)],
+         node, now + timedelta(seconds=lease_seconds), backend().lease_cutoff(now))).fetchall()
+    return [requested[row[0]] for row in won]
 
 
 def acquire_lease(job_pk: int, node: str, now: datetime, lease_seconds: int,
@@ -217,7 +255,8 @@ def acquire_lease(job_pk: int, node: str, now: datetime, lease_seconds: int,
         "UPDATE jobs SET lease_owner = ?, lease_expires_at = ? WHERE id = ? "
         "AND (lease_owner IS NULL OR lease_expires_at < ?)"
         + (" AND is_active" if active_only else ""),
-        (node, now + timedelta(seconds=lease_seconds), job_pk, _lapse_cutoff(now))).rowcount
+        (node, now + timedelta(seconds=lease_seconds), job_pk,
+         backend().lease_cutoff(now))).rowcount
     return load_spec(job_pk) if won == 1 else None
 
 
@@ -233,20 +272,34 @@ def job_exists(job_pk: int) -> bool:
 
 
 def load_spec(job_pk: int) -> JobSpec | None:
-    row = execute(f"SELECT {_SPEC_COLUMNS} FROM {_SPEC_FROM} WHERE j.id = ?",
+    row = execute(f"SELECT {SPEC_COLUMNS} FROM {SPEC_FROM} WHERE j.id = ?",
                    (job_pk,)).fetchone()
-    return _spec(row) if row else None
+    return job_spec(row) if row else None
+
+
+def _release(condition: str, params: Iterable[Any] = ()) -> int:
+    """Give back the leases of the jobs matching ``condition``; how many there were.
+    Every release of a lease goes through here."""
+    return execute("UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL "
+                   f"WHERE {condition}", params).rowcount
 
 
 def release_lease(job_pk: int, node: str) -> None:
-    execute("UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL "
-             "WHERE id = ? AND lease_owner = ?", (job_pk, node))
+    _release("id = ? AND lease_owner = ?", (job_pk, node))
 
 
 def release_all(node: str) -> int:
     """Give back every lease of ``node`` (graceful stop)."""
-    return execute("UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL "
-                    "WHERE lease_owner = ?", (node,)).rowcount
+    return _release("lease_owner = ?", (node,))
+
+
+def release_idle_leases(node: str, now: datetime) -> int:
+    """Give back the expired leases of other nodes that have no attempt in flight (the
+    node died between two attempts of a run, or right after claiming it)."""
+    return _release(
+        "lease_owner IS NOT NULL AND lease_owner <> ? AND lease_expires_at < ? AND NOT "
+        "EXISTS (SELECT 1 FROM job_results r WHERE r.fetch_id = jobs.id AND "
+        "r.finished_at IS NULL AND r.started_at IS NOT NULL)", (node, now))
 
 
 def renew_leases(node: str, now: datetime, lease_seconds: int) -> None:
@@ -255,32 +308,16 @@ def renew_leases(node: str, now: datetime, lease_seconds: int) -> None:
              (now + timedelta(seconds=lease_seconds), node))
 
 
-def open_attempt(spec: JobSpec, job_id: str, attempt: int, scheduled_at: datetime,
-                 now: datetime) -> int:
-    """Write the record of an attempt about to start; returns its id."""
-    values = (spec.pk, job_id, f"{spec.name} [{spec.pk}-{job_id}]", attempt, scheduled_at,
-              now, now, now)
-    text = ("INSERT INTO job_results (fetch_id, job_id, name, attempt, scheduled_at, "
-            "started_at, created_at, updated_at, response_headers, response_truncated, "
-            "success) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '{}', FALSE, FALSE)")
-    if is_postgres():
-        return execute(text + " RETURNING id", values).fetchone()[0]
-    return execute(text, values).lastrowid
-
-
-def open_attempts(starts: list[tuple[JobSpec, str, int, datetime]],
-                  now: datetime) -> list[int]:
-    """Write the records of attempts about to start, in one statement; their ids.
-
-    ``starts`` holds (job, job_id, attempt number, scheduled_at); the ids come back in
-    that order.
-    """
+def open_attempts(starts: list[RunStart], now: datetime) -> list[int]:
+    """Write the records of attempts about to start, in one statement; their ids, in the
+    order of ``starts``."""
     if not starts:
         return []
     values: list[Any] = []
-    for spec, job_id, attempt, scheduled_at in starts:
-        values += (spec.pk, job_id, f"{spec.name} [{spec.pk}-{job_id}]", attempt,
-                   scheduled_at, now, now, now)
+    for start in starts:
+        spec, job_id = start.spec, start.job_id
+        values += (spec.pk, job_id, f"{spec.name} [{spec.pk}-{job_id}]", start.number,
+                   start.scheduled_at, now, now, now)
     marks = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, '{}', FALSE, FALSE)"] * len(starts))
     rows = execute(
         "INSERT INTO job_results (fetch_id, job_id, name, attempt, scheduled_at, "
@@ -288,70 +325,25 @@ def open_attempts(starts: list[tuple[JobSpec, str, int, datetime]],
         f"success) VALUES {marks} RETURNING id, job_id, attempt", values).fetchall()
     # RETURNING promises no order: match the rows by run and attempt.
     ids = {(job_id, attempt): pk for pk, job_id, attempt in rows}
-    return [ids[(job_id, attempt)] for _, job_id, attempt, _ in starts]
+    return [ids[(start.job_id, start.number)] for start in starts]
 
 
 def finish_attempts(records: list[Finished], node: str, now: datetime) -> None:
-    """Complete attempt records, update their jobs, release finished runs' leases, and
-    put the events of the runs that ended into the notification outbox
-    (``notify.outbox.record_run_ends``), all in the caller's transaction.
+    """Record the end of attempts: complete their results, update their jobs' last run,
+    give back the leases of the runs that ended (``Finished.release``), and put the
+    events of the runs that ended into the notification outbox
+    (``notify.outbox.record_run_ends``).
 
-    SQLite: three ``executemany`` for the batch (in process, cheap). PostgreSQL: two
-    ``UPDATE … FROM (VALUES …)`` statements for the whole batch, sent in one round
-    trip.
+    A few statements for the whole batch (``Backend.write_finished``); this is the one
+    transaction in which a run's end is recorded.
     """
     if not records:
         return
-    if is_postgres():
-        _finish_postgres(records, node, now)
-        record_run_ends(records, now)
-        return
-    cursor = database.cursor()
-    cursor.executemany(
-        "UPDATE job_results SET status_code = ?, response = ?, response_headers = ?, "
-        "response_truncated = ?, error = ?, success = ?, started_at = ?, finished_at = ?, "
-        "duration_ms = ?, updated_at = ? WHERE id = ?",
-        [(r.status_code, r.response, json.dumps(r.response_headers), r.response_truncated,
-          r.error, r.success, r.started_at, r.finished_at, r.duration_ms, now, r.result_pk)
-         for r in records])
-    cursor.executemany("UPDATE jobs SET last_run_at = ?, last_status = ? WHERE id = ?",
-                       [(r.started_at, "success" if r.success else "failure", r.job_pk)
-                        for r in records])
-    released = [(r.job_pk, node) for r in records if r.release]
-    if released:
-        cursor.executemany("UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL "
-                           "WHERE id = ? AND lease_owner = ?", released)
+    backend().write_finished(records, now)
+    ended = [r.job_pk for r in records if r.release]
+    if ended:
+        _release(f"id IN ({', '.join('?' * len(ended))}) AND lease_owner = ?", (*ended, node))
     record_run_ends(records, now)
-
-
-# Every value cast: a column of VALUES holding only NULLs would otherwise be text.
-_RESULT_ROW = ("(%s::bigint, %s::integer, %s::text, %s::text, %s::boolean, %s::text, "
-               "%s::boolean, %s::timestamp, %s::timestamp, %s::integer)")
-_JOB_ROW = "(%s::bigint, %s::timestamp, %s::text, %s::boolean)"
-
-
-def _finish_postgres(records: list[Finished], node: str, now: datetime) -> None:
-    results: list[Any] = [now]
-    jobs: list[Any] = [node, node]
-    for r in records:
-        results += (r.result_pk, r.status_code, r.response, json.dumps(r.response_headers),
-                    r.response_truncated, r.error, r.success, r.started_at, r.finished_at,
-                    r.duration_ms)
-        jobs += (r.job_pk, r.started_at, "success" if r.success else "failure", r.release)
-    database.execute_sql(
-        "UPDATE job_results SET status_code = v.status_code, response = v.response, "
-        "response_headers = v.headers, response_truncated = v.truncated, error = v.error, "
-        "success = v.success, started_at = v.started_at, finished_at = v.finished_at, "
-        "duration_ms = v.duration_ms, updated_at = %s FROM (VALUES "
-        f"{', '.join([_RESULT_ROW] * len(records))}) AS v (id, status_code, response, "
-        "headers, truncated, error, success, started_at, finished_at, duration_ms) "
-        "WHERE job_results.id = v.id; "
-        "UPDATE jobs SET last_run_at = v.started_at, last_status = v.status, "
-        "lease_owner = CASE WHEN v.release AND jobs.lease_owner = %s THEN NULL "
-        "ELSE jobs.lease_owner END, lease_expires_at = CASE WHEN v.release AND "
-        "jobs.lease_owner = %s THEN NULL ELSE jobs.lease_expires_at END FROM (VALUES "
-        f"{', '.join([_JOB_ROW] * len(records))}) AS v (id, started_at, status, release) "
-        "WHERE jobs.id = v.id", (*results, *jobs))
 
 
 def fail_attempts(result_pks: list[int], error: str, now: datetime) -> int:
@@ -371,14 +363,13 @@ def recover_interrupted(now: datetime) -> int:
         "UPDATE job_results SET success = FALSE, error = ?, finished_at = ?, updated_at = ? "
         "WHERE finished_at IS NULL AND started_at IS NOT NULL AND fetch_id IN "
         "(SELECT j.id FROM jobs j WHERE " + _LEASE_FREE + ")",
-        (INTERRUPTED, now, now, now)).rowcount
+        (interrupted_error("the scheduler"), now, now, now)).rowcount
 
 
 def take_over_leases() -> int:
     """Drop every lease: on SQLite one node serves the database, so any lease found at
     start-up belongs to a process that is gone."""
-    return execute("UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL "
-                    "WHERE lease_owner IS NOT NULL").rowcount
+    return _release("lease_owner IS NOT NULL")
 
 
 def reschedule_on_start(now: datetime, misfire: str, grace: timedelta) -> int:
@@ -396,7 +387,7 @@ def reschedule_on_start(now: datetime, misfire: str, grace: timedelta) -> int:
         "AND ((j.next_run_at IS NULL AND (s.is_repeat OR j.last_run_at IS NULL)) "
         "OR j.next_run_at < ?)", (now - grace,)).fetchall()
     for pk, job_id, due, kind, value, cron, zone, is_repeat in rows:
-        due = _time(due)
+        due = as_datetime(due)
         try:
             if due is None:
                 following = timing.first_due(kind, value, cron, zone, now)
@@ -407,23 +398,28 @@ def reschedule_on_start(now: datetime, misfire: str, grace: timedelta) -> int:
         except (ValueError, KeyError, StopIteration) as exc:
             log.error("job %s: cannot compute its next run (%s)", pk, exc)
             continue
-        changed += execute(
-            "UPDATE jobs SET next_run_at = ?, job_id = ? WHERE id = ? AND job_id = ?",
-            (following, str(uuid.uuid4()), pk, job_id)).rowcount
+        # The job keeps its job_id: the run it names is the one now due at ``following``.
+        changed += execute("UPDATE jobs SET next_run_at = ? WHERE id = ? AND job_id = ?",
+                           (following, pk, job_id)).rowcount
     return changed
 
 
 def earliest_due() -> datetime | None:
-    """The earliest due time of an active job whose lease is free."""
-    row = execute("SELECT MIN(next_run_at) FROM jobs WHERE is_active "
-                   "AND next_run_at IS NOT NULL AND lease_owner IS NULL").fetchone()
-    return _time(row[0]) if row else None
+    """The earliest due time of an active job, or of a run-now request, whose lease is
+    free (two index lookups)."""
+    row = execute(
+        "SELECT (SELECT MIN(next_run_at) FROM jobs WHERE is_active AND next_run_at IS NOT "
+        "NULL AND lease_owner IS NULL), (SELECT MIN(run_requested_at) FROM jobs WHERE "
+        "run_requested_id IS NOT NULL AND lease_owner IS NULL)").fetchone()
+    times = [as_datetime(value) for value in row or () if value is not None]
+    return min(times) if times else None
 
 
 def count_due(now: datetime) -> int:
-    """Runs that are due and not claimed (waiting for a worker)."""
-    return execute(f"SELECT COUNT(*) FROM jobs j WHERE j.is_active AND j.next_run_at <= ? "
-                    f"AND {_LEASE_FREE}", (now, now)).fetchone()[0]
+    """Runs that are due or asked for and not claimed (waiting for a worker)."""
+    return execute(f"SELECT COUNT(*) FROM jobs j WHERE ((j.is_active AND j.next_run_at <= ?) "
+                   f"OR j.run_requested_id IS NOT NULL) AND {_LEASE_FREE}",
+                   (now, now)).fetchone()[0]
 
 
 def count_active() -> int:

@@ -13,11 +13,18 @@ from __future__ import annotations
 
 from .. import db
 from ..timeutil import utcnow
-from . import m0001_initial, m0020_engine, m0030_login_throttle, m0070_notifications
+from . import (
+    m0001_initial,
+    m0020_engine,
+    m0030_login_throttle,
+    m0040_run_requests,
+    m0070_notifications,
+)
 
 __all__ = ["MIGRATIONS", "migrate", "pending"]
 
-MIGRATIONS = (m0001_initial, m0020_engine, m0030_login_throttle, m0070_notifications)
+MIGRATIONS = (m0001_initial, m0020_engine, m0030_login_throttle, m0040_run_requests,
+              m0070_notifications)
 
 _PK = {"sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT", "postgres": "BIGSERIAL PRIMARY KEY"}
 

@@ -19,16 +19,16 @@ import peewee
 
 from ..context import AppContext
 from ..db import database
-from ..errors import BadRequest, NotFound
-from ..models import Job, JobMember, JobResult, Schedule, User, job_json
+from ..errors import BadRequest, Conflict, NotFound, ServiceUnavailable
+from ..models import Job, JobMember, JobResult, Schedule, User, job_json, running_jobs
 from ..timeutil import utcnow
 from . import access
 from .headers import usable_preset
 from .schedules import plan_next_run, usable_schedule
 
-__all__ = ["JOB_TYPES", "METHODS", "STATUS_CLASSES", "list_jobs", "create_job", "get_job",
-           "get_job_by_run_id", "update_job", "delete_job", "payload_text",
-           "check_expected_status"]
+__all__ = ["JOB_TYPES", "METHODS", "STATUS_CLASSES", "list_jobs", "jobs_json", "create_job",
+           "get_job", "get_job_by_run_id", "update_job", "delete_job", "request_run",
+           "payload_text", "check_expected_status"]
 
 JOB_TYPES = {"rest": ("http", "https"), "websocket": ("ws", "wss")}
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -87,8 +87,14 @@ def list_jobs(user: User, query: dict[str, Any]) -> tuple[list[dict[str, Any]], 
     if not access.check_all_flag(user, query):
         member_of = JobMember.select(JobMember.fetch_id).where(JobMember.user == user.id)
         rows = rows.where(Job.id.in_(member_of))
-    page = rows.limit(query["limit"]).offset(query["offset"]).dicts()
-    return [job_json(row) for row in page], rows.count()
+    return jobs_json(rows.limit(query["limit"]).offset(query["offset"])), rows.count()
+
+
+def jobs_json(query: peewee.ModelSelect) -> list[dict[str, Any]]:
+    """The JSON shapes of the jobs ``query`` selects (with one query for ``running``)."""
+    rows = list(query.dicts())
+    running = running_jobs([row["id"] for row in rows])
+    return [job_json(row, running=row["id"] in running) for row in rows]
 
 
 def create_job(ctx: AppContext, user: User, body: dict[str, Any], *,
@@ -130,11 +136,34 @@ def get_job(user: User, fetch_id: int) -> Job:
 
 
 def get_job_by_run_id(user: User, run_id: str) -> Job:
-    """The job whose current ``job_id`` is ``run_id`` (members only)."""
-    job = Job.get_or_none(Job.job_id == run_id)
+    """The job a run belongs to (members only): the job whose next run ``run_id`` names,
+    whose run-now request waiting to start carries it, or one of whose results does."""
+    job = Job.get_or_none((Job.job_id == run_id) | (Job.run_requested_id == run_id))
     if job is None:
-        raise NotFound(f"No job with job_id {run_id}")
+        result = JobResult.select(JobResult.fetch).where(JobResult.job_id == run_id).first()
+        if result is None:
+            raise NotFound(f"No job with job_id {run_id}")
+        job = result.fetch
     return access.require(user, job.id, access.READ)
+
+
+def request_run(ctx: AppContext, user: User, fetch_id: int) -> str:
+    """Ask for a run of the job now, off schedule; returns the run's ``job_id``.
+
+    The request is kept on the job (``run_requested_id``) until an engine, on any node,
+    starts it. At most one waits per job: another while one waits is a Conflict.
+    """
+    run_id = str(uuid.uuid4())
+    with database.atomic():
+        job = access.require(user, fetch_id, access.WRITE)
+        if ctx.engine is None:
+            raise ServiceUnavailable("The scheduler is not running on this node")
+        queued = (Job.update(run_requested_id=run_id, run_requested_at=utcnow())
+                  .where((Job.id == job.id) & Job.run_requested_id.is_null()).execute())
+    if not queued:
+        raise Conflict("A run of this job is already queued")
+    ctx.jobs_changed()
+    return run_id
 
 
 def update_job(ctx: AppContext, user: User, fetch_id: int, changes: dict[str, Any]) -> Job:

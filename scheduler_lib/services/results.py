@@ -11,7 +11,7 @@ from typing import Any
 
 from ..db import database
 from ..errors import BadRequest, NotFound
-from ..models import JobResult, User
+from ..models import IN_FLIGHT, JobResult, User
 from ..timeutil import parse_iso, utcnow
 from . import access
 from .jobs import payload_text
@@ -29,11 +29,20 @@ def _since(text: str) -> Any:
 
 def list_results(user: User, fetch_id: int, query: dict[str, Any]
                  ) -> tuple[list[JobResult], int]:
-    """Newest first; ``status`` (success|failure) and ``since`` (created_at ≥) filter."""
+    """Newest first; ``status`` and ``since`` (created_at ≥) filter.
+
+    Finished attempts (and results recorded by hand) only, or with ``status=running``
+    the attempts in flight only: a running attempt is never counted as a failure.
+    """
     job = access.require(user, fetch_id, access.READ)
     rows = JobResult.select().where(JobResult.fetch == job.id)
-    if query.get("status") is not None:
-        rows = rows.where(JobResult.success == (query["status"] == "success"))
+    status = query.get("status")
+    if status == "running":
+        rows = rows.where(IN_FLIGHT)
+    else:
+        rows = rows.where(~IN_FLIGHT)
+    if status in ("success", "failure"):
+        rows = rows.where(JobResult.success == (status == "success"))
     if query.get("since") is not None:
         rows = rows.where(JobResult.created_at >= _since(query["since"]))
     total = rows.count()

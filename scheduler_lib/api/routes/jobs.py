@@ -1,4 +1,4 @@
-"""/fetch: jobs (`GET /fetch/{job_id}/job` finds one by its current run id)."""
+"""/fetch: jobs (`GET /fetch/{job_id}/job` finds one by the id of one of its runs)."""
 
 from __future__ import annotations
 
@@ -78,7 +78,8 @@ ROUTES = [
     Route("GET", "/fetch/{id}", get_job, "One job (members)", tag="jobs", data=schemas.JOB,
           errors=(403, 404), operation_id="getJob"),
     Route("GET", "/fetch/{job_id:uuid}/job", get_job_by_run_id,
-          "The job whose current job_id is this (members)", tag="jobs", data=schemas.JOB,
+          "The job whose next run, waiting run-now or past result carries this job_id "
+          "(members)", tag="jobs", data=schemas.JOB,
           errors=(403, 404), operation_id="getJobByRunId"),
     Route("PATCH", "/fetch/{id}", update_job, "Update a job (owner, editor)", tag="jobs",
           body=named("JobUpdate", obj(_FIELDS)), data=schemas.JOB, errors=(400, 403, 404),

@@ -47,7 +47,10 @@ def delete_result(call: Call) -> Reply:
 ROUTES = [
     Route("GET", "/fetch/{fetch_id}/data", list_results, "A job's results, newest first",
           tag="results", paginated=True,
-          query={"status": {"enum": ["success", "failure"]},
+          query={"status": {"enum": ["success", "failure", "running"],
+                            "description": "Finished attempts that succeeded or failed, "
+                                           "or the attempts in flight (running); "
+                                           "without it, every finished attempt."},
                  "since": {"type": "string", "format": "date-time",
                            "description": "Only results created at or after this time."}},
           data=schemas.list_of(schemas.RESULT), errors=(400, 403, 404), operation_id="listResults"),

@@ -205,6 +205,7 @@ export function scheduleWords(schedule) {
 
 /** A coloured status pill with a word, so colour is never the only signal. */
 export function statusPill(status) {
+  if (status === "running") return h("span", {class: "pill running"}, "● running");
   if (status === "success") return h("span", {class: "pill ok"}, "✓ success");
   if (status === "failure") return h("span", {class: "pill bad"}, "✗ failure");
   return h("span", {class: "pill none"}, "never run");

@@ -1,5 +1,7 @@
 // One job: its settings, the buttons to run / pause / edit / delete it, its recent
 // results (refreshed while the page is open) and its members with their roles.
+// Attempts in flight are shown apart, on a "Running now" line (the API lists them
+// only with ?status=running), never as failures.
 
 import {api, currentUser} from "../api.js";
 import {
@@ -27,6 +29,7 @@ async function optional(promise) {
 }
 
 function resultRow(result) {
+  const inFlight = Boolean(result.started_at) && !result.finished_at;
   const late = lateness(result);
   const body = pretty(result.response);
   const headers = result.response_headers && Object.keys(result.response_headers).length
@@ -37,10 +40,11 @@ function resultRow(result) {
       : null,
     body ? h("pre", {tabindex: "0", "aria-label": "Response body"}, body) : null)
     : h("span", {class: "muted"}, "—");
-  return h("tr", {"data-result-id": result.id},
+  return h("tr", {"data-result-id": result.id, class: inFlight ? "in-flight" : null},
     h("td", {"data-label": "When"}, h("time", {datetime: result.created_at},
       formatTime(result.started_at || result.created_at))),
-    h("td", {"data-label": "Outcome"}, statusPill(result.success ? "success" : "failure")),
+    h("td", {"data-label": "Outcome"},
+      statusPill(inFlight ? "running" : result.success ? "success" : "failure")),
     h("td", {"data-label": "Status code"}, result.status_code ?? "—"),
     h("td", {"data-label": "Attempt"}, result.attempt ?? "—"),
     h("td", {"data-label": "Duration"}, formatDuration(result.duration_ms)),
@@ -50,24 +54,45 @@ function resultRow(result) {
     h("td", {"data-label": "Response", class: "response"}, details));
 }
 
-function resultsSection(ctx, job) {
+function runningLine(attempts) {
+  if (!attempts.length) return null;
+  const since = attempts.map((a) => a.started_at).sort()[0];
+  return [h("strong", {}, `Running now, since ${formatTime(since)}`),
+    h("ul", {}, attempts.map((a) => h("li", {"data-result-id": a.id},
+      `Attempt ${a.attempt} of run `, h("code", {}, a.job_id),
+      ` running since ${formatTime(a.started_at)}`)))];
+}
+
+// The results, refreshed every few seconds with the job itself: ``onJob`` gets the
+// fresh job (its next run id moves on as runs start).
+function resultsSection(ctx, job, onJob) {
   const {limit, offset} = pageOf(ctx.query, 20);
-  const status = ["success", "failure"].includes(ctx.query.status) ? ctx.query.status : "";
+  const status = ["success", "failure", "running"].includes(ctx.query.status)
+    ? ctx.query.status : "";
   const errors = errorBox();
   const tbody = h("tbody");
   const pagerSlot = h("div");
   const filter = h("select", {id: "results-status", onchange: (event) => {
     const params = new URLSearchParams({status: event.target.value});
     ctx.navigate(`#/jobs/${job.id}?${params}`);
-  }}, [["", "All"], ["success", "Succeeded"], ["failure", "Failed"]].map(([value, text]) =>
+  }}, [["", "All finished"], ["success", "Succeeded"], ["failure", "Failed"],
+    ["running", "Running now"]].map(([value, text]) =>
     h("option", {value, selected: value === status}, text)));
   const summary = h("p", {class: "muted", "aria-live": "polite"});
+  const running = h("div", {class: "running-now", id: "running-now", "aria-live": "polite",
+    hidden: true});
   async function load() {
     try {
-      const reply = await api("GET", `/fetch/${job.id}/data`,
-        {query: {limit, offset, status: status || undefined}});
+      const [reply, inFlight, fresh] = await Promise.all([
+        api("GET", `/fetch/${job.id}/data`, {query: {limit, offset, status: status || undefined}}),
+        api("GET", `/fetch/${job.id}/data`, {query: {status: "running", limit: 20}}),
+        api("GET", `/fetch/${job.id}`),
+      ]);
       if (!ctx.isCurrent()) return;
       errors.clear();
+      fill(running, runningLine(inFlight.data));
+      running.hidden = !inFlight.data.length;
+      onJob(fresh.data);
       const open = new Set([...tbody.querySelectorAll("details[open]")].map((d) =>
         d.closest("tr").dataset.resultId));
       fill(tbody, reply.data.length ? reply.data.map(resultRow)
@@ -92,7 +117,7 @@ function resultsSection(ctx, job) {
   const section = h("section", {class: "card", "aria-labelledby": "results-title"},
     h("div", {class: "title-row"}, h("h2", {id: "results-title"}, "Recent results"),
       h("div", {class: "field inline"}, h("label", {for: filter.id}, "Show"), filter)),
-    summary, errors.el,
+    running, summary, errors.el,
     h("div", {class: "table-wrap"}, h("table", {class: "cards results"},
       h("thead", {}, h("tr", {}, ["When", "Outcome", "Status code", "Attempt", "Duration",
         "Lateness", "Error", "Response"].map((t) => h("th", {scope: "col"}, t)))),
@@ -190,7 +215,12 @@ export async function render(ctx) {
     }));
   }
   const errors = errorBox();
-  const results = resultsSection(ctx, job);
+  const nextRunId = h("code", {id: "next-run-id"}, job.job_id);
+  const titlePill = h("span", {}, statusPill(job.running ? "running" : job.last_status));
+  const results = resultsSection(ctx, job, (fresh) => {
+    fill(nextRunId, fresh.job_id);
+    fill(titlePill, statusPill(fresh.running ? "running" : fresh.last_status));
+  });
   const activeButton = h("button", {type: "button", class: "btn secondary", "data-action": "toggle"},
     job.is_active ? "Pause" : "Resume");
   activeButton.addEventListener("click", async () => {
@@ -254,7 +284,7 @@ export async function render(ctx) {
     ["Topic", job.topic],
     ["Description", job.description],
     ["Payload", job.payload ? h("pre", {tabindex: "0"}, pretty(job.payload)) : null],
-    ["Next run id", h("code", {}, job.job_id)],
+    ["Next run id", nextRunId],
     ["Your role", me.is_superuser && !myRole ? "superuser" : myRole],
     ["Created", formatTime(job.created_at)],
     ["Updated", formatTime(job.updated_at)],
@@ -262,7 +292,7 @@ export async function render(ctx) {
   const notifications = await notificationsSection(ctx, job, isOwner);
   return h("section", {},
     h("p", {class: "crumbs"}, h("a", {href: "#/jobs"}, "← All jobs")),
-    h("div", {class: "title-row"}, h("h1", {}, job.name), statusPill(job.last_status)),
+    h("div", {class: "title-row"}, h("h1", {}, job.name), titlePill),
     h("div", {class: "toolbar"},
       canEdit ? runButton : null, canEdit ? activeButton : null,
       canEdit ? h("a", {class: "btn secondary", href: `#/jobs/${id}/edit`}, "Edit") : null,
