@@ -53,7 +53,7 @@ def send_now(settings: Settings, channel: ChannelInfo, message: Message) -> None
 
 
 class Sender:
-    """Delivers the outbox of one process (``Sender(settings).start()``)."""
+    """Delivers the outbox of one process (``Sender(settings, node_id).start()``)."""
 
     def __init__(self, settings: Settings, node_id: str,
                  clock: Callable[[], datetime] = utcnow):
@@ -173,6 +173,12 @@ class Sender:
             send_now(self.settings, channel, message)
         except TransportError as exc:
             self._record_failure(delivery_pk, kind, attempts + 1, str(exc)[:ERROR_CHARS])
+            return
+        except Exception as exc:  # a transport's bug counts as a failed try, not a loop
+            log.exception("delivery %s (%s): the transport failed unexpectedly",
+                          delivery_pk, kind)
+            self._record_failure(delivery_pk, kind, attempts + 1,
+                                 f"internal error: {type(exc).__name__}")
             return
         now = self.clock()
         with database.atomic():
