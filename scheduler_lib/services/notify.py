@@ -9,6 +9,7 @@ Subscriptions tie a channel of the subscriber's to a job they are a member of.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import peewee
@@ -33,6 +34,8 @@ __all__ = ["CHANNEL_TYPES", "channel_json", "list_channels", "create_channel", "
 CHANNEL_TYPES = tuple(TRANSPORTS)
 DELIVERY_STATUSES = ("pending", "sent", "failed")
 _WHAT = "channel"
+
+log = logging.getLogger("scheduler.notify")
 
 
 def channel_json(ctx: AppContext, channel: Channel, secret: str | None = None) -> dict[str, Any]:
@@ -127,6 +130,9 @@ def test_channel(ctx: AppContext, user: User, channel_id: int) -> Delivery:
         send_now(ctx.settings, info, message)
     except TransportError as exc:
         error = str(exc)
+    except Exception as exc:  # a transport's bug is this test's failure, never a 500
+        log.exception("test of channel %s (%s) failed unexpectedly", channel.id, channel.type)
+        error = f"internal error: {type(exc).__name__}"
     with database.atomic():
         insert_deliveries([item], utcnow(), status="failed" if error else "sent", attempts=1,
                           error=error)
