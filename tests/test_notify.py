@@ -357,3 +357,28 @@ def test_metrics_count_deliveries(server, http_target):
     text = api.get("/metrics").raw.decode()
     assert 'scheduler_notify_deliveries_total{channel_type="webhook",outcome="retry"}' in text
     assert "scheduler_notify_delivery_latency_seconds_bucket" in text
+
+
+def test_a_slow_receiver_holds_up_neither_other_channels_nor_runs(server, http_target):
+    """The slow channel's delivery is claimed first; the fast one still arrives long
+    before the slow one answers, and the job keeps running meanwhile."""
+    api, token = server.api, server.admin.token
+    slow = targets.HttpTarget().start()
+    job_target = targets.HttpTarget().start()
+    try:
+        slow.delay = 5
+        job_target.status = 500
+        channels = [webhook(api, token, slow.url), webhook(api, token, http_target.url)]
+        job = make_job(api, token, job_target.url)
+        for channel in channels:
+            ok(api.post(f"/fetch/{job['id']}/notify",
+                        {"channel_id": channel["id"], "events": ["failure"]}, token=token), 201)
+        wait_for(lambda: slow.count() == 1, 10, message="the slow receiver called")
+        wait_for(lambda: http_target.count() == 1, 2, message="the fast receiver, meanwhile")
+        runs_before = job_target.count()
+        wait_for(lambda: job_target.count() >= runs_before + 2, 4,
+                 message="runs going on while the slow receiver holds its delivery")
+        assert slow.active == 1
+    finally:
+        slow.stop()
+        job_target.stop()
