@@ -166,7 +166,7 @@ def _parameter_rows(command: click.Command, ctx: click.Context) -> list[str]:
 
 def render_cli() -> str:
     """docs/cli.md: a summary, then each command's usage, help and options."""
-    root = click.Context(cli, info_name="scheduler")
+    root = click.Context(cli, info_name="scheduler", **cli.context_settings)
     commands = list(_commands(cli, root))
     lines = [GENERATED_NOTE.format(source="the Click commands in scheduler_lib/cli.py"), "",
              CLI_INTRO, "```", f"{root.command_path} [OPTIONS] COMMAND"]

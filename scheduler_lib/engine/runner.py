@@ -21,6 +21,7 @@ from ..context import AppContext
 from ..errors import Conflict, NotFound
 from ..metrics import RUN_LATENESS, RUNS, RUNS_IN_FLIGHT
 from ..models import JobResult
+from ..services.headers import is_reserved_header
 from ..timeutil import utcnow
 from . import store
 from .executors import Outcome, Request
@@ -68,8 +69,12 @@ class Executors:
 
 
 def build_request(spec: store.JobSpec, job_id: str, attempt: int) -> Request:
-    """The request of an attempt: preset headers plus the scheduler's own."""
-    headers = dict(spec.headers)
+    """The request of an attempt: preset headers plus the scheduler's own.
+
+    Framing and routing headers are dropped whatever the preset says (presets stored
+    before they were refused may hold them)."""
+    headers = {name: value for name, value in spec.headers.items()
+               if not is_reserved_header(name)}
     payload = spec.payload
     if payload is not None and spec.type != "websocket" and not any(
             name.lower() == "content-type" for name in headers):
@@ -82,7 +87,8 @@ def build_request(spec: store.JobSpec, job_id: str, attempt: int) -> Request:
     headers["X-Scheduler-Job-Id"] = job_id
     headers["X-Scheduler-Attempt"] = str(attempt)
     return Request(url=spec.endpoint, method=spec.method or "get", headers=headers,
-                   body=payload, timeout=float(spec.timeout_seconds))
+                   body=payload, timeout=float(spec.timeout_seconds),
+                   allow_private_networks=spec.allow_private_networks)
 
 
 def _is_json(text: str) -> bool:

@@ -7,7 +7,9 @@
                   the transaction that records a run's end
     sender.py     the thread that sends pending deliveries, with retries and backoff,
                   each claimed by one node
-    guard.py      the private-network rule for channel targets
+
+Webhook and Apprise targets follow ``fetch.deny_private_networks`` through
+``netguard``, as jobs do.
 
 Nothing here imports bottle; ``services/notify.py`` and ``api/routes/notify.py``
 expose it over HTTP.

@@ -17,10 +17,10 @@ import re
 import socket
 from types import ModuleType
 
+from ... import netguard
 from ...config import Settings
 from ...errors import BadRequest
 from ..events import Message
-from ..guard import refuse_private
 from . import ChannelInfo, TransportError
 
 __all__ = ["AppriseTransport"]
@@ -95,16 +95,16 @@ class AppriseTransport:
 
     @staticmethod
     def _check_host(plugin: object) -> None:
-        """Refuse a host that resolves to a private address. A "host" that does not
+        """Refuse a host that resolves to a private address (``netguard``; Apprise
+        connects by itself, so this is a check before sending). A "host" that does not
         resolve is a token of a service whose endpoint Apprise fixes (slack://T…/…)."""
         host = getattr(plugin, "host", None)
         if not isinstance(host, str) or not host:
             return
         port = getattr(plugin, "port", None) or (443 if getattr(plugin, "secure", False) else 80)
         try:
-            socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+            netguard.public_addresses(host, int(port))
+        except netguard.PrivateAddressError as exc:
+            raise TransportError(str(exc)) from None
         except (socket.gaierror, UnicodeError):
             return
-        refused = refuse_private(host, int(port))
-        if refused:
-            raise TransportError(refused)

@@ -2,7 +2,10 @@
 
 The signature is ``X-Scheduler-Signature: sha256=<hex HMAC-SHA256>`` over the exact
 body bytes, keyed with the channel's whole ``whsec_…`` secret as UTF-8 bytes.
-Success is a 2xx answer within ``TIMEOUT`` seconds; redirects are not followed.
+Success is a 2xx answer within ``TIMEOUT`` seconds; redirects are not followed. With
+``fetch.deny_private_networks`` the POST goes through ``netguard``'s pool, which only
+connects to the public addresses it checked (channels of superusers are exempt, as
+their jobs are).
 """
 
 from __future__ import annotations
@@ -16,12 +19,11 @@ from urllib.parse import urlsplit
 
 import urllib3
 
-from ... import __version__
+from ... import __version__, netguard
 from ...config import Settings
 from ...engine.executors.http import describe_failure
 from ...errors import BadRequest
 from ..events import Message
-from ..guard import refuse_private
 from . import ChannelInfo, TransportError
 
 __all__ = ["WebhookTransport", "new_secret", "signature", "TIMEOUT"]
@@ -45,7 +47,7 @@ class WebhookTransport:
 
     def __init__(self, settings: Settings) -> None:
         self.deny_private = settings.fetch.deny_private_networks
-        self._http: urllib3.PoolManager | None = None
+        self._pools: dict[bool, urllib3.PoolManager] = {}   # by "guarded"
 
     def check_target(self, target: str) -> str:
         try:
@@ -68,11 +70,7 @@ class WebhookTransport:
 
     def notify(self, channel: ChannelInfo, message: Message) -> None:
         assert channel.secret is not None, "webhook channels always have a secret"
-        url = urllib3.util.parse_url(channel.target)
-        if self.deny_private and not channel.owner_is_superuser:
-            refused = refuse_private(url.host, url.port or (443 if url.scheme == "https" else 80))
-            if refused:
-                raise TransportError(refused)
+        guarded = self.deny_private and not channel.owner_is_superuser
         body = message.body_bytes()
         headers = {
             "Content-Type": "application/json",
@@ -81,16 +79,22 @@ class WebhookTransport:
             "X-Scheduler-Delivery": message.delivery_id,
             "X-Scheduler-Signature": signature(channel.secret, body),
         }
-        if self._http is None:
-            self._http = urllib3.PoolManager(num_pools=20, maxsize=4)
         try:
-            response = self._http.request("POST", channel.target, body=body, headers=headers,
+            response = self._pool(guarded).request(
+                "POST", channel.target, body=body, headers=headers,
                                           timeout=urllib3.Timeout(total=TIMEOUT),
                                           redirect=False, retries=False,
                                           preload_content=False)
             response.drain_conn()
             response.release_conn()
         except Exception as exc:  # every failure becomes the delivery's error
-            raise TransportError(describe_failure(exc, TIMEOUT, url.host or "")) from None
+            host = urllib3.util.parse_url(channel.target).host or ""
+            raise TransportError(describe_failure(exc, TIMEOUT, host)) from None
         if not 200 <= response.status < 300:
             raise TransportError(f"unexpected status {response.status}")
+
+    def _pool(self, guarded: bool) -> urllib3.PoolManager:
+        if guarded not in self._pools:
+            make = netguard.guarded_pool_manager if guarded else urllib3.PoolManager
+            self._pools[guarded] = make(num_pools=20, maxsize=4)
+        return self._pools[guarded]
