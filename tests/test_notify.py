@@ -8,6 +8,8 @@ import hashlib
 import hmac
 import json
 import socket
+import ssl
+import subprocess
 from collections.abc import Iterator
 from email import message_from_bytes
 from email.policy import default as default_policy
@@ -15,6 +17,7 @@ from email.policy import default as default_policy
 import pytest
 import targets
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 from conftest import wait_for
 
 from scheduler_lib.notify.outbox import next_streak
@@ -55,6 +58,27 @@ def smtp_server() -> Iterator[tuple[Inbox, int]]:
         yield inbox, port
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def tls_files(tmp_path, monkeypatch) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 that this process trusts (SSL_CERT_FILE
+    is where ``ssl.create_default_context`` looks); returns (certificate, key)."""
+    cert, key = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    monkeypatch.setenv("SSL_CERT_FILE", cert)
+    return cert, key
+
+
+def login_only(user: str, password: str):
+    """An aiosmtpd authenticator that accepts one login."""
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        ok = isinstance(auth_data, LoginPassword) and \
+            (auth_data.login, auth_data.password) == (user.encode(), password.encode())
+        return AuthResult(success=ok)
+    return authenticate
 
 
 def verify(secret: str, body: bytes, header: str) -> bool:
@@ -297,6 +321,37 @@ def test_email_channel_mails_through_smtp(start_server, smtp_server, http_target
     assert "Event: failure" in body and "status 500" in body
     assert "Error: unexpected status 500" in body
     assert f"https://cron.example.com/ui/#/jobs/{job['id']}" in body
+
+
+@pytest.mark.backends("sqlite")
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_email_over_tls_with_a_login(start_server, tls_files, security):
+    """STARTTLS on a plain port, or implicit TLS, with the certificate checked and the
+    login the server requires."""
+    cert, key = tls_files
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    inbox, port = Inbox(), free_port()
+    # Implicit TLS wraps the socket below aiosmtpd, which then cannot tell that the
+    # session is encrypted: it must offer AUTH without STARTTLS.
+    tls = ({"tls_context": context, "require_starttls": True} if security == "starttls"
+           else {"ssl_context": context, "auth_require_tls": False})
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, auth_required=True,
+                            authenticator=login_only("mailer", "smtp-secret-9"), **tls)
+    controller.start()
+    try:
+        server = start_server(smtp__host="127.0.0.1", smtp__port=port,
+                              smtp__security=security, smtp__username="mailer",
+                              smtp__password="smtp-secret-9", smtp__from="cron@example.com")
+        api, token = server.api, server.admin.token
+        channel = ok(api.post("/notify/channel", {"name": "m", "type": "email",
+                                                  "target": "ops@example.com"}, token=token), 201)
+        r = api.post(f"/notify/channel/{channel['id']}/test", token=token)
+        assert r.status == 200, r
+        [(to, mail)] = inbox.mails
+        assert to == ["ops@example.com"] and mail["From"] == "cron@example.com"
+    finally:
+        controller.stop()
 
 
 def test_email_to_an_smtp_server_that_is_down_fails_with_the_reason(start_server):
