@@ -25,11 +25,11 @@ from ..config import Settings
 from ..db import database, is_postgres, release_connection
 from ..metrics import DELIVERIES, DELIVERY_LATENCY
 from ..timeutil import utcnow
-from .channels import ChannelInfo, TransportError, transport_for
+from .channels import TRANSPORTS, ChannelInfo, TransportError, transport_for
 from .events import Message
 from .outbox import as_datetime, deliveries_added, execute
 
-__all__ = ["Sender", "CLAIM_SECONDS", "public_url", "send_now"]
+__all__ = ["Sender", "CLAIM_SECONDS", "public_url"]
 
 log = logging.getLogger("scheduler.notify")
 
@@ -47,11 +47,6 @@ def public_url(settings: Settings) -> str:
     return f"http://{settings.server.host}:{settings.server.port}"
 
 
-def send_now(settings: Settings, channel: ChannelInfo, message: Message) -> None:
-    """Send ``message`` on ``channel`` in this thread; TransportError when it failed."""
-    transport_for(channel.type, settings).notify(channel, message)
-
-
 class Sender:
     """Delivers the outbox of one process (``Sender(settings, node_id).start()``)."""
 
@@ -63,6 +58,9 @@ class Sender:
         self.max_attempts = settings.notify.max_attempts
         self.backoff = settings.notify.retry_backoff_seconds
         self.public_url = public_url(settings)
+        # One transport per channel type, shared by the sending threads (their HTTP
+        # connection pools are reused from one delivery to the next).
+        self.transports = {kind: transport_for(kind, settings) for kind in TRANSPORTS}
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool = ThreadPoolExecutor(SEND_THREADS, thread_name_prefix="notify-send")
@@ -170,7 +168,7 @@ class Sender:
         message = Message.from_facts(event, delivery_id, json.loads(facts), self.public_url)
         channel = ChannelInfo(channel_pk, kind, target, secret, bool(superuser))
         try:
-            send_now(self.settings, channel, message)
+            self.transports[kind].notify(channel, message)
         except TransportError as exc:
             self._record_failure(delivery_pk, kind, attempts + 1, str(exc)[:ERROR_CHARS])
             return

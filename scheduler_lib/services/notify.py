@@ -22,7 +22,7 @@ from ..notify.channels import TRANSPORTS, ChannelInfo, TransportError, transport
 from ..notify.channels.webhook import new_secret
 from ..notify.events import TEST_EVENT, Message
 from ..notify.outbox import NewDelivery, insert_deliveries
-from ..notify.sender import public_url, send_now
+from ..notify.sender import public_url
 from ..timeutil import iso, utcnow
 from . import access
 
@@ -127,7 +127,7 @@ def test_channel(ctx: AppContext, user: User, channel_id: int) -> Delivery:
                        owner.is_superuser)
     error = None
     try:
-        send_now(ctx.settings, info, message)
+        transport_for(channel.type, ctx.settings).notify(info, message)
     except TransportError as exc:
         error = str(exc)
     except Exception as exc:  # a transport's bug is this test's failure, never a 500

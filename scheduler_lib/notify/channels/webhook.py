@@ -66,7 +66,7 @@ class WebhookTransport:
         if parts.password is None:
             return target
         host = parts.netloc.rsplit("@", 1)[1]
-        return parts._replace(netloc=f"{parts.username}:****@{host}").geturl()
+        return parts._replace(netloc=f"{parts.username or ''}:****@{host}").geturl()
 
     def notify(self, channel: ChannelInfo, message: Message) -> None:
         assert channel.secret is not None, "webhook channels always have a secret"
@@ -82,9 +82,8 @@ class WebhookTransport:
         try:
             response = self._pool(guarded).request(
                 "POST", channel.target, body=body, headers=headers,
-                                          timeout=urllib3.Timeout(total=TIMEOUT),
-                                          redirect=False, retries=False,
-                                          preload_content=False)
+                timeout=urllib3.Timeout(total=TIMEOUT), redirect=False, retries=False,
+                preload_content=False)
             response.drain_conn()
             response.release_conn()
         except Exception as exc:  # every failure becomes the delivery's error
