@@ -209,6 +209,7 @@ class Job(BaseModel):
     max_attempts = peewee.IntegerField(default=1)
     retry_backoff_seconds = peewee.IntegerField(default=5)
     expected_status = JSONField(default=lambda: ["2xx"])
+    assertions = JSONField(default=list)
     consecutive_failures = peewee.IntegerField(default=0)
     alert_after_failures = peewee.IntegerField(default=1)
     pause_after_failures = peewee.IntegerField(default=0)
@@ -255,6 +256,7 @@ def job_json(row: dict[str, Any], *, running: bool) -> dict[str, Any]:
         "max_attempts": get("max_attempts"),
         "retry_backoff_seconds": get("retry_backoff_seconds"),
         "expected_status": get("expected_status"),
+        "assertions": get("assertions"),
         "consecutive_failures": get("consecutive_failures"),
         "alert_after_failures": get("alert_after_failures"),
         "pause_after_failures": get("pause_after_failures"),

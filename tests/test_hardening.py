@@ -26,8 +26,8 @@ from scheduler_lib import logs, netguard
 from scheduler_lib.clientaddr import parse_trusted_proxies, resolve_client_address
 from scheduler_lib.db import database
 from scheduler_lib.engine.executors import Request
-from scheduler_lib.engine.executors.http import HttpExecutor
-from scheduler_lib.engine.executors.ws import WebSocketExecutor
+from scheduler_lib.engine.executors.rest import HttpExecutor
+from scheduler_lib.engine.executors.websocket import WebSocketExecutor
 from scheduler_lib.engine.retention import prune_expired_tokens
 from scheduler_lib.models import ApiKey, RefreshToken
 
@@ -239,7 +239,7 @@ def test_migration_gives_existing_keys_write(backend, tmp_path, request):
             if step.NAME < "0050":
                 database.execute_sql(
                     f"INSERT INTO schema_migrations VALUES ('{step.NAME}', '2024-01-01')")
-        assert migrations.migrate() == ["0050_security"]
+        assert "0050_security" in migrations.migrate()   # later migrations may follow
         assert [row.scope for row in ApiKey.select()] == ["write"]
     finally:
         close_all()

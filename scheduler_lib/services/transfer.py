@@ -9,9 +9,9 @@ The document (``FORMAT``, version ``VERSION``)::
      "channels":  [{"ref": 1, "owner": "alice", "name", "type", "target"}],
      "jobs":      [{"name", "type", "endpoint", "method", "topic", "payload",
                     "description", "is_active", "timeout_seconds", "max_attempts",
-                    "retry_backoff_seconds", "expected_status", "alert_after_failures",
-                    "pause_after_failures", "execute_ref": 1, "header_ref": null,
-                    "members": [{"username": "alice", "role": "owner"}],
+                    "retry_backoff_seconds", "expected_status", "assertions",
+                    "alert_after_failures", "pause_after_failures", "execute_ref": 1,
+                    "header_ref": null, "members": [{"username": "alice", "role": "owner"}],
                     "notifications": [{"channel_ref": 1, "username": "alice",
                                        "events": ["failure", "recovery"]}]}]}
 
@@ -84,7 +84,7 @@ _PLURALS = {**{section.kind: section.plural for section in SECTIONS},
 _SCHEDULE_FIELDS = ("name", "is_repeat", "type", "value", "cron", "timezone")
 _JOB_FIELDS = ("name", "type", "endpoint", "method", "topic", "payload", "description",
                "is_active", "timeout_seconds", "max_attempts", "retry_backoff_seconds",
-               "expected_status", "alert_after_failures", "pause_after_failures")
+               "expected_status", "assertions", "alert_after_failures", "pause_after_failures")
 _CHANNEL_FIELDS = ("name", "type", "target")
 MASK = "****"
 

@@ -9,6 +9,7 @@ import {
   statusPill, timeEl,
 } from "../dom.js";
 import {confirmed, pageOf, pager} from "../parts.js";
+import {errorText, rulesList} from "../rules.js";
 import {notificationsSection} from "./notifications.js";
 
 const ROLES = ["owner", "editor", "viewer"];
@@ -49,7 +50,7 @@ function resultRow(result) {
     h("td", {"data-label": "Attempt"}, result.attempt ?? "—"),
     h("td", {"data-label": "Duration"}, formatDuration(result.duration_ms)),
     h("td", {"data-label": "Lateness"}, late === null ? "—" : formatDuration(late)),
-    result.error ? h("td", {"data-label": "Error", class: "error-text"}, result.error)
+    result.error ? h("td", {"data-label": "Error", class: "error-text"}, errorText(result.error))
       : h("td", {"data-label": "Error", class: "muted"}, "—"),
     h("td", {"data-label": "Response", class: "response"}, details));
 }
@@ -277,6 +278,7 @@ export async function render(ctx) {
     ["Timeout", `${job.timeout_seconds} s`],
     ["Attempts", `${job.max_attempts} (backoff ${job.retry_backoff_seconds} s, doubling)`],
     ["Expected status", (job.expected_status || []).join(", ")],
+    ["Success rules", rulesList(job.assertions)],
     ["Failed runs in a row", String(job.consecutive_failures)],
     ["Alert after", `${job.alert_after_failures} failed run(s) in a row`],
     ["Pause after", job.pause_after_failures ? `${job.pause_after_failures} failed runs in a row`

@@ -1,8 +1,10 @@
-// Create or edit a job: endpoint, method, schedule, header preset, payload, retries.
+// Create or edit a job: endpoint, method, schedule, header preset, payload, retries,
+// success rules.
 
 import {api} from "../api.js";
 import {checkbox, errorBox, field, h, scheduleWords} from "../dom.js";
 import {listAll} from "../parts.js";
+import {rulesEditor} from "../rules.js";
 
 const METHODS = ["get", "post", "put", "patch", "delete"];
 
@@ -32,8 +34,8 @@ export async function render(ctx) {
     listAll("/fetch/header"),
   ]);
   const original = job || {type: "rest", method: "get", is_active: true, timeout_seconds: 10,
-    max_attempts: 1, retry_backoff_seconds: 5, expected_status: ["2xx"], description: "",
-    alert_after_failures: 1, pause_after_failures: 0,
+    max_attempts: 1, retry_backoff_seconds: 5, expected_status: ["2xx"], assertions: [],
+    description: "", alert_after_failures: 1, pause_after_failures: 0,
     execute_id: schedules.length ? schedules[0].id : null, header_id: null, payload: null,
     topic: null};
   const errors = errorBox();
@@ -74,6 +76,7 @@ export async function render(ctx) {
     max: "1000", value: String(original.pause_after_failures)});
   const expected = h("input", {name: "expected_status",
     value: (original.expected_status || []).join(", ")});
+  const rules = rulesEditor(original.assertions);
   const active = checkbox("Active (runs on its schedule)", {name: "is_active", checked: original.is_active});
   const methodField = field("Method", method);
   const syncType = () => { methodField.hidden = type.value !== "rest"; };
@@ -91,7 +94,8 @@ export async function render(ctx) {
       retry_backoff_seconds: intOrError(backoff, "Retry backoff"),
       alert_after_failures: intOrError(alertAfter, "Alert after"),
       pause_after_failures: intOrError(pauseAfter, "Pause after"),
-      expected_status: parseExpected(expected.value), is_active: active.input.checked,
+      expected_status: parseExpected(expected.value), assertions: rules.collect(),
+      is_active: active.input.checked,
     };
     if (body.type === "rest") body.method = method.value;
     if (!body.name) throw new Error("Name: give the job a name.");
@@ -128,6 +132,7 @@ export async function render(ctx) {
         field("Alert after (failed runs in a row)", alertAfter,
           "Subscribed channels hear “failure” once per streak, at this many."),
         field("Pause after (failed runs in a row)", pauseAfter, "0 never pauses the job."))),
+    rules.el,
     active.el,
     h("div", {class: "actions"}, submit,
       h("a", {class: "btn secondary", href: editing ? `#/jobs/${id}` : "#/jobs"}, "Cancel")));
