@@ -439,3 +439,41 @@ def test_a_slow_receiver_holds_up_neither_other_channels_nor_runs(server, http_t
     finally:
         slow.stop()
         job_target.stop()
+
+
+def test_migration_keeps_existing_jobs_and_gives_them_the_defaults(backend, tmp_path, request):
+    """A database from before notifications: its job keeps everything and gets
+    consecutive_failures 0, alert_after_failures 1, pause_after_failures 0."""
+    from scheduler_lib import migrations
+    from scheduler_lib.db import close_all, database, open_database
+    from scheduler_lib.models import Job
+
+    database_url = (f"sqlite:///{tmp_path / 'old.db'}" if backend == "sqlite"
+                    else request.getfixturevalue("empty_postgres_database"))
+    open_database(database_url)
+    try:
+        with database.atomic():
+            database.execute_sql("CREATE TABLE schema_migrations (name VARCHAR(200) "
+                                 "PRIMARY KEY, applied_at TIMESTAMP NOT NULL)")
+            for step in migrations.MIGRATIONS:
+                if step.NAME < "0070":
+                    step.apply(migrations._runner())
+                    database.execute_sql("INSERT INTO schema_migrations VALUES "
+                                         f"('{step.NAME}', '2024-01-01')")
+            database.execute_sql(
+                "INSERT INTO users (username, email, password_hash, created_at, updated_at) "
+                "VALUES ('old', 'old@example.com', 'x', '2024-01-01', '2024-01-01')")
+            database.execute_sql(
+                "INSERT INTO schedules (user_id, name, type, value, created_at, updated_at) "
+                "SELECT id, 'hourly', 'hours', 1, created_at, created_at FROM users")
+            database.execute_sql(
+                "INSERT INTO jobs (name, endpoint, execute_id, job_id, created_at, updated_at) "
+                "SELECT 'old job', 'https://example.com/', id, 'j-1', created_at, created_at "
+                "FROM schedules")
+        assert "0070_notifications" in migrations.migrate()
+        job = Job.get()
+        assert (job.name, job.endpoint, job.job_id) == ("old job", "https://example.com/", "j-1")
+        assert (job.consecutive_failures, job.alert_after_failures, job.pause_after_failures,
+                job.failure_alerted) == (0, 1, 0, False)
+    finally:
+        close_all()
