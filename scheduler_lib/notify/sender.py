@@ -25,7 +25,7 @@ from ..config import Settings
 from ..db import database, is_postgres, release_connection
 from ..metrics import DELIVERIES, DELIVERY_LATENCY
 from ..timeutil import utcnow
-from .channels import TRANSPORTS, ChannelInfo, TransportError, transport_for
+from .channels import ChannelInfo, Transport, TransportError, transport_for
 from .events import Message
 from .outbox import as_datetime, deliveries_added, execute
 
@@ -58,9 +58,9 @@ class Sender:
         self.max_attempts = settings.notify.max_attempts
         self.backoff = settings.notify.retry_backoff_seconds
         self.public_url = public_url(settings)
-        # One transport per channel type, shared by the sending threads (their HTTP
-        # connection pools are reused from one delivery to the next).
-        self.transports = {kind: transport_for(kind, settings) for kind in TRANSPORTS}
+        # One transport per channel type, made when first needed and shared by the
+        # sending threads (their HTTP connection pools are reused between deliveries).
+        self._transports: dict[str, Transport] = {}
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool = ThreadPoolExecutor(SEND_THREADS, thread_name_prefix="notify-send")
@@ -168,7 +168,7 @@ class Sender:
         message = Message.from_facts(event, delivery_id, json.loads(facts), self.public_url)
         channel = ChannelInfo(channel_pk, kind, target, secret, bool(superuser))
         try:
-            self.transports[kind].notify(channel, message)
+            self._transport(kind).notify(channel, message)
         except TransportError as exc:
             self._record_failure(delivery_pk, kind, attempts + 1, str(exc)[:ERROR_CHARS])
             return
@@ -187,6 +187,12 @@ class Sender:
         DELIVERIES.labels(kind, "sent").inc()
         DELIVERY_LATENCY.labels(kind).observe(
             max(0.0, (now - as_datetime(created_at)).total_seconds()))
+
+    def _transport(self, kind: str) -> Transport:
+        with self._lock:
+            if kind not in self._transports:
+                self._transports[kind] = transport_for(kind, self.settings)
+            return self._transports[kind]
 
     def _record_failure(self, delivery_pk: int, kind: str, attempts: int, error: str) -> None:
         now = self.clock()

@@ -9,6 +9,7 @@ without secrets (``display_target``) and sends one message (``notify``), raising
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -47,16 +48,17 @@ class Transport(Protocol):
         """Send ``message``; TransportError when it was not delivered."""
 
 
-def _registry() -> dict[str, type[Transport]]:
-    from .apprise_url import AppriseTransport
-    from .email import EmailTransport
-    from .webhook import WebhookTransport
-    return {"webhook": WebhookTransport, "email": EmailTransport, "apprise": AppriseTransport}
-
-
-TRANSPORTS: dict[str, type[Transport]] = _registry()
+# Channel type -> "module:class"; a module is imported when its type is first used
+# (the idle server's memory is budgeted: docs/deployment.md).
+TRANSPORTS: dict[str, str] = {
+    "webhook": "webhook:WebhookTransport",
+    "email": "email:EmailTransport",
+    "apprise": "apprise_url:AppriseTransport",
+}
 
 
 def transport_for(kind: str, settings: Settings) -> Transport:
     """The transport of channel type ``kind`` (one of ``TRANSPORTS``)."""
-    return TRANSPORTS[kind](settings)
+    module, name = TRANSPORTS[kind].split(":")
+    cls: type[Transport] = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    return cls(settings)
