@@ -11,7 +11,8 @@ from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.metrics_core import Metric
 
 __all__ = ["REQUESTS", "REQUEST_LATENCY", "RUNS", "RUN_LATENESS", "RUNS_IN_FLIGHT",
-           "RUNS_WAITING", "ACTIVE_JOBS", "engine_families", "without_engine_families"]
+           "RUNS_WAITING", "ACTIVE_JOBS", "DELIVERIES", "DELIVERY_LATENCY", "engine_families",
+           "without_engine_families"]
 
 REQUESTS = Counter("scheduler_http_requests_total", "HTTP requests by route and status.",
                    ["method", "route", "status"])
@@ -25,6 +26,14 @@ RUN_LATENESS = Histogram(
 RUNS_IN_FLIGHT = Gauge("scheduler_job_runs_in_flight", "Job runs executing now.")
 RUNS_WAITING = Gauge("scheduler_job_runs_waiting", "Runs that are due but wait for a worker.")
 ACTIVE_JOBS = Gauge("scheduler_active_jobs", "Jobs that are active.")
+DELIVERIES = Counter(
+    "scheduler_notify_deliveries_total",
+    "Notification delivery tries by channel type and outcome (sent, retry, failed).",
+    ["channel_type", "outcome"])
+DELIVERY_LATENCY = Histogram(
+    "scheduler_notify_delivery_latency_seconds",
+    "From the event (a run's end) to its delivery being sent, by channel type.",
+    ["channel_type"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
 
 # What the engine records; with the engine in its own process (engine/process.py) the
 # API process asks it for these and shows its own for the rest.

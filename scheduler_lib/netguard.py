@@ -8,8 +8,10 @@ what the request is about (``Host`` header, TLS SNI and certificate check).
 
 Public surface:
 
-- ``public_addresses(host, port)`` — every address of ``host``, all checked: the
-  REST executor's resolver returns them to aiohttp, which connects only to them;
+- ``guarded_pool_manager(**kw)`` — a ``urllib3.PoolManager`` whose new connections
+  only ever go to checked public addresses (webhooks);
+- ``public_addresses(host, port)`` — every address of ``host``, all checked: the jobs'
+  REST executor resolves through it (aiohttp connects only to what it returns);
 - ``connect_public(host, port, timeout)`` — a TCP socket to a checked public address
   (WebSocket handshakes, any other raw sender);
 - ``check_url(url)`` — resolve and check a URL's host now, for senders that connect
@@ -25,10 +27,17 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from typing import Any
 from urllib.parse import urlsplit
 
+import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.connection import create_connection
+
 __all__ = ["PrivateAddressError", "is_public_address", "public_addresses", "check_url",
-           "connect_public", "DEFAULT_PORTS"]
+           "connect_public", "guarded_pool_manager", "DEFAULT_PORTS"]
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -81,9 +90,66 @@ def connect_public(host: str, port: int, timeout: float | None) -> socket.socket
     last_error: OSError | None = None
     for address in public_addresses(host, port):
         try:
-            return socket.create_connection((address, port), timeout)
+            return create_connection((address, port), timeout)
         except TimeoutError:
             raise
         except OSError as exc:
             last_error = exc
     raise last_error or OSError(f"no address to connect to for {host}")
+
+
+class _GuardedConnect:
+    """``_new_conn`` of urllib3's connections, connecting to checked addresses only.
+
+    urllib3 keeps using ``self.host`` for the Host header, SNI and certificate
+    matching; only the TCP connection goes to the address that was checked.
+    """
+
+    host: str
+    port: int
+    timeout: Any
+    source_address: Any
+    socket_options: Any
+
+    def _new_conn(self) -> socket.socket:
+        try:
+            addresses = public_addresses(self.host, self.port)
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[arg-type]
+        last_error: OSError | None = None
+        for address in addresses:
+            try:
+                return create_connection((address, self.port), self.timeout,
+                                         source_address=self.source_address,
+                                         socket_options=self.socket_options)
+            except TimeoutError as exc:
+                raise ConnectTimeoutError(self, f"Connection to {self.host} timed out. "
+                                                f"(connect timeout={self.timeout})") from exc
+            except OSError as exc:
+                last_error = exc
+        raise NewConnectionError(self, f"Failed to establish a new connection: "  # type: ignore[arg-type]
+                                       f"{last_error}") from last_error
+
+
+class _GuardedHTTPConnection(_GuardedConnect, HTTPConnection):
+    pass
+
+
+class _GuardedHTTPSConnection(_GuardedConnect, HTTPSConnection):
+    pass
+
+
+class _GuardedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _GuardedHTTPConnection
+
+
+class _GuardedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+
+
+def guarded_pool_manager(**kwargs: Any) -> urllib3.PoolManager:
+    """A ``urllib3.PoolManager`` (same arguments) that only connects to public addresses."""
+    manager = urllib3.PoolManager(**kwargs)
+    manager.pool_classes_by_scheme = {"http": _GuardedHTTPConnectionPool,
+                                      "https": _GuardedHTTPSConnectionPool}
+    return manager

@@ -1,4 +1,4 @@
-"""One running instance: the HTTP server (Cheroot) and the engine.
+"""One running instance: the HTTP server (Cheroot), the engine and the notification sender.
 
 ``Instance.start()`` binds and serves in a background thread and returns, which is
 what tests and ``serve`` both use; ``run_until_signalled`` adds SIGTERM/SIGINT
@@ -24,7 +24,9 @@ from .api.app import create_app
 from .api.routing import envelope
 from .config import Settings
 from .db import close_all, describe_url, exposed_database_files, open_database, release_connection
+from .engine.node import default_node_id
 from .engine.process import EngineProcess
+from .notify.sender import Sender
 from .services.setup import prepare
 
 if TYPE_CHECKING:
@@ -121,6 +123,9 @@ class Instance:
                 from .engine.dispatcher import Engine
                 self.engine = Engine(settings)
             self.ctx.engine = self.engine
+        # Every node sends notifications (API-only nodes too): the outbox's claims
+        # share the work.
+        self.sender = Sender(settings, self.engine.node_id if self.engine else default_node_id())
 
     @property
     def port(self) -> int:
@@ -129,10 +134,13 @@ class Instance:
     def start(self) -> None:
         """Bind, then serve in a background thread."""
         self.http.prepare()
+        if not self.settings.server.public_url:   # links name the port actually bound
+            self.sender.public_url = f"http://{self.settings.server.host}:{self.port}"
         self._thread = threading.Thread(target=self.http.serve, name="http", daemon=True)
         self._thread.start()
         if self.engine is not None:
             self.engine.start()
+        self.sender.start()
         log.info("serving on http://%s:%d (database %s)", self.settings.server.host, self.port,
                  describe_url(self.settings.database.url))
 
@@ -147,6 +155,7 @@ class Instance:
             self._thread.join(timeout=10)
         if self.engine is not None:
             self.engine.stop()
+        self.sender.stop()
         close_all()
         log.info("stopped")
 

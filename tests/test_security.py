@@ -46,6 +46,8 @@ THROTTLED = "Too many failed logins, try again later"
 # Tables whose rows change by design on a rejected request (a failed login is
 # counted, and SQLite's autoincrement counter moves with it).
 VOLATILE_TABLES = {"login_failures", "schema_migrations", "sqlite_sequence"}
+# Audit entries that a rejected request writes by design (API.md section 12).
+_KEPT_ON_REJECTION = {"audit_log": "WHERE action NOT IN ('login.failed', 'token.reuse')"}
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -75,7 +77,8 @@ def db_snapshot() -> dict[str, list[str]]:
     tables = sorted(set(database.get_tables()) - VOLATILE_TABLES)
     snapshot = {}
     for table in tables:
-        rows = database.execute_sql(f'SELECT * FROM "{table}"').fetchall()
+        where = _KEPT_ON_REJECTION.get(table, "")
+        rows = database.execute_sql(f'SELECT * FROM "{table}" {where}').fetchall()
         snapshot[table] = sorted(repr(tuple(row)) for row in rows)
     return snapshot
 
@@ -113,7 +116,10 @@ class World:
                 return str(self.ids.get("member", self.victim.id))
             for prefix, kind in (("/user/apikey/", "apikey"), ("/user/", "user"),
                                  ("/fetch/execute/", "schedule"), ("/fetch/header/", "header"),
-                                 ("/fetch/{fetch_id}/data/", "result"), ("/fetch/", "job")):
+                                 ("/fetch/{fetch_id}/data/", "result"),
+                                 ("/notify/channel/", "channel"),
+                                 ("/fetch/{fetch_id}/notify/", "subscription"),
+                                 ("/fetch/", "job")):
                 if head == prefix:
                     return str(self.ids[kind])
             raise AssertionError(f"map the parameters of the new route {path} in World.resolve")
@@ -142,6 +148,10 @@ def build_world(server, victim_name: str = "victim") -> World:
     world.ids["job"], world.ids["job_uuid"] = job["id"], job["job_id"]
     world.ids["result"] = create(server, victim, f"/fetch/{world.ids['job']}/data",
                                  {"name": MARK, "response": MARK})["id"]
+    world.ids["channel"] = create(server, victim, "/notify/channel", {
+        "name": MARK, "type": "webhook", "target": f"http://127.0.0.1:9/{MARK}"})["id"]
+    world.ids["subscription"] = create(server, victim, f"/fetch/{world.ids['job']}/notify", {
+        "channel_id": world.ids["channel"], "events": ["failure"]})["id"]
     return world
 
 
@@ -154,7 +164,8 @@ def sample_body(route: Route, world: World, actor: Any) -> dict | None:
         "password": "wrong-password", "refresh_token": "not-a-token", "type": "hours",
         "value": 1, "headers": {"X-A": "b"}, "endpoint": "http://127.0.0.1:9/",
         "execute_id": world.ids.get("schedule"), "username": "hijacker",
-        "email": "hijacker@example.com",
+        "email": "hijacker@example.com", "target": "http://127.0.0.1:9/",
+        "channel_id": world.ids.get("channel"), "events": ["failure"],
     }
     properties = route.body.get("properties", {})
     body = {name: samples[name] for name in route.body.get("required", ())}
@@ -162,6 +173,8 @@ def sample_body(route: Route, world: World, actor: Any) -> dict | None:
         body["name"] = "hijacked"
     if "type" in body and "value" in properties:  # interval schedules need a value
         body["value"] = samples["value"]
+    if "target" in body:  # a notification channel
+        body["type"] = "webhook"
     return body
 
 
@@ -367,7 +380,7 @@ def test_another_users_resources_are_403_or_404_and_never_data(server):
     # Every kind of resource was attacked.
     for kind_path in ("/user/apikey/{id}", "/fetch/execute/{id}", "/fetch/header/{id}",
                       "/fetch/{id}", "/fetch/{fetch_id}/member/{user_id}",
-                      "/fetch/{fetch_id}/data/{id}"):
+                      "/fetch/{fetch_id}/data/{id}", "/notify/channel/{id}"):
         assert {("GET", kind_path), ("DELETE", kind_path)} <= attempted, kind_path
 
 

@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import targets
 from conftest import wait_for
+from test_notify import smtp_server, verify  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.backends("sqlite")]
 
@@ -372,12 +374,132 @@ def test_every_control_is_labelled_and_the_keyboard_gets_everywhere(server, page
     pages = {"/jobs": "Jobs", f"/jobs/{job['id']}": "labelled", "/jobs/new": "New job",
              f"/jobs/{job['id']}/edit": "Edit labelled", "/schedules": "Schedules",
              "/schedules/new": "New schedule", "/headers/new": "New header preset",
-             "/keys": "API keys", "/users": "Users", "/users/new": "New user",
-             "/account": "Your account"}
+             "/keys": "API keys", "/channels": "Notification channels",
+             "/users": "Users", "/users/new": "New user",
+             "/account": "Your account", "/activity": "Activity"}
     for route, heading in pages.items():
         page.goto(f"{server.url}/ui/#{route}")
         expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
         assert page.evaluate(UNLABELLED_CONTROLS) == [], route
+
+
+def _log_in(page, server, username: str, password: str) -> None:
+    from playwright.sync_api import expect
+
+    if "#/login" not in page.url:
+        page.goto(f"{server.url}/ui/#/login")
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    page.get_by_label("Username or e-mail", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Jobs")).to_be_visible()
+
+
+def _log_out(page) -> None:
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+
+
+def test_teammate_added_by_name_pauses_and_the_owner_sees_who(server, page):
+    """Issue 18's "done when": a teammate pauses a shared job through the dashboard;
+    its owner sees who did it and when on the job page and on the Activity page."""
+    from playwright.sync_api import expect
+
+    alice = server.make_user("alice")
+    bob = server.make_user("bob")
+    schedule = server.api.post("/fetch/execute", {"name": "hourly", "type": "hours", "value": 1},
+                               token=alice.token).data
+    job = server.api.post("/fetch", {"name": "shared probe", "endpoint": "http://127.0.0.1:9/x",
+                                     "execute_id": schedule["id"]}, token=alice.token).data
+
+    # The owner adds bob by name: the members panel asks for a name, not an id.
+    _log_in(page, server, "alice", alice.password)
+    page.goto(f"{server.url}/ui/#/jobs/{job['id']}")
+    members = page.locator("table.members")
+    expect(members).to_contain_text("alice (you)")
+    page.get_by_label("Username or e-mail", exact=True).fill("Bob@Example.com")
+    page.get_by_label("Role", exact=True).select_option("editor")
+    page.get_by_role("button", name="Add member").click()
+    expect(page.get_by_role("status")).to_have_text("Member added.")
+    expect(members.locator("tr", has_text="bob")).to_be_visible()
+    expect(page.get_by_label("Role of bob")).to_have_value("editor")
+    _log_out(page)
+
+    # Bob pauses the shared job.
+    _log_in(page, server, "bob", bob.password)
+    page.goto(f"{server.url}/ui/#/jobs/{job['id']}")
+    page.get_by_role("button", name="Pause").click()
+    expect(page.get_by_role("status")).to_have_text("Job paused.")
+    _log_out(page)
+
+    # The owner's job page says who did it and when; the API says the same.
+    _log_in(page, server, "alice", alice.password)
+    page.goto(f"{server.url}/ui/#/jobs/{job['id']}")
+    activity = page.locator("section[aria-labelledby=activity-title] ul.activity li")
+    newest = activity.first
+    expect(newest).to_contain_text(re.compile(r"^bob paused this job · (now|\d+ s ago)"))
+    expect(activity.last).to_contain_text("alice created this job")
+    entry = server.api.get(f"/audit?fetch_id={job['id']}", token=alice.token).data[0]
+    assert (entry["username"], entry["action"], entry["via"]) == ("bob", "job.pause", "token")
+    assert newest.locator("time").get_attribute("datetime") == entry["at"]
+
+    # The Activity page filters by action, user and job.
+    page.get_by_role("link", name="Activity", exact=True).click()
+    expect(page.get_by_role("heading", name="Activity", exact=True)).to_be_visible()
+    items = page.locator("main ul.activity li")
+    expect(items.first).to_contain_text("alice logged in")
+    expect(items.filter(has_text="bob paused job “shared probe” · ")).to_have_count(1)
+    page.get_by_label("Action", exact=True).select_option("job.pause")
+    expect(items).to_have_count(1)
+    expect(items.first).to_contain_text("bob paused job “shared probe”")
+    expect(page.get_by_label("Action", exact=True)).to_have_value("job.pause")
+    # Each choice re-renders the page: wait for the new list before the next one.
+    page.get_by_label("Action", exact=True).select_option("")
+    expect(items.nth(1)).to_be_visible()
+    page.get_by_label("User", exact=True).select_option(label="alice (you)")
+    expect(items.filter(has_text="bob")).to_have_count(0)
+    expect(items.first).to_contain_text("alice")
+    page.get_by_label("User", exact=True).select_option("")
+    expect(items.filter(has_text="bob").first).to_be_visible()
+    page.get_by_label("Job", exact=True).select_option(label="shared probe")
+    expect(items.filter(has_not_text="shared probe")).to_have_count(0)
+    expect(items.first).to_contain_text("bob paused")
+    # Alice sees nothing of what only concerns others (bob's login).
+    page.get_by_label("Job", exact=True).select_option("")
+    expect(items.filter(has_text="alice logged in").first).to_be_visible()
+    expect(items.filter(has_text="bob logged in")).to_have_count(0)
+    _log_out(page)
+
+    # A superuser sees everyone's entries.
+    _log_in(page, server, "admin", server.admin.password)
+    page.get_by_role("link", name="Activity", exact=True).click()
+    page.get_by_label("User", exact=True).select_option(label="bob")
+    expect(page.locator("main ul.activity li", has_text="bob logged in").first).to_be_visible()
+
+
+def test_activity_in_words(server, page):
+    """How the Activity page and the job page word entries, from the page's own module."""
+    entries = [
+        ({"via": "system", "username": None, "action": "job.pause", "changed": ["is_active"]},
+         "this job", "The scheduler paused this job"),
+        ({"via": "cli", "username": None, "action": "user.update", "changed": ["password"]},
+         None, "An operator (command line) changed a user (password)"),
+        ({"via": "apikey", "username": "robot", "action": "job.update",
+          "changed": ["endpoint", "name"]}, "job “probe”",
+         "robot changed job “probe” (endpoint, name)"),
+        ({"via": "token", "username": None, "user_id": None, "action": "login.failed",
+          "changed": []}, None, "Someone unknown failed to log in"),
+        ({"via": "token", "username": "eve", "action": "brand.new", "changed": []}, None,
+         "eve did brand.new"),
+    ]
+    page.goto(f"{server.url}/ui/")
+    words = page.evaluate(
+        "async (entries) => { const m = await import('./js/views/activity.js');"
+        " return entries.map(([entry, job]) => m.describe(entry, job)); }",
+        [[entry, job] for entry, job, _ in entries])
+    assert words == [expected for _, _, expected in entries]
 
 
 def test_a_run_in_flight_shows_as_running_never_as_a_failure(server, page):
@@ -515,3 +637,92 @@ def test_rules_in_words_match_the_servers(server, page):
         " return rules.map((rule) => m.ruleWords(rule)); }", RULE_WORDS)
     assert words == [rule.describe() for rule in parse_rules(RULE_WORDS)]
     assert words[3] == '$.status == "ok"' and words[-1] == "takes under 500 ms"
+
+
+def test_notifications_from_the_dashboard(start_server, smtp_server, page):  # noqa: F811
+    """A user makes a webhook and an e-mail channel, subscribes a job that starts
+    failing, gets one signed failure webhook and one mail, then the recovery when it
+    heals, and sees every delivery listed with its outcome."""
+    from playwright.sync_api import expect
+
+    inbox, smtp_port = smtp_server
+    server = start_server(smtp__host="127.0.0.1", smtp__port=smtp_port, smtp__security="none")
+    token = server.admin.token
+    receiver = targets.HttpTarget().start()
+    job_target = targets.HttpTarget().start()
+    try:
+        job_target.status = 503
+        schedule = server.api.post("/fetch/execute", {"name": "1s", "type": "seconds",
+                                                      "value": 1}, token=token).data
+        job = server.api.post("/fetch", {"name": "checkout", "endpoint": job_target.url,
+                                         "execute_id": schedule["id"], "is_active": False},
+                              token=token).data
+        page.goto(f"{server.url}/ui/")
+        page.get_by_label("Username or e-mail", exact=True).fill("admin")
+        page.get_by_label("Password", exact=True).fill(server.admin.password)
+        page.get_by_label("Password", exact=True).press("Enter")
+        expect(page.get_by_role("heading", name="Jobs")).to_be_visible()
+
+        page.get_by_role("link", name="Channels", exact=True).click()
+        expect(page.get_by_role("heading", name="Notification channels")).to_be_visible()
+        page.get_by_label("Name", exact=True).fill("ops hook")
+        page.get_by_label("Type", exact=True).select_option("webhook")
+        page.get_by_label("Target", exact=True).fill(receiver.url + "/hook")
+        page.get_by_role("button", name="Create channel").click()
+        secret = page.locator("[data-secret]")
+        expect(secret).to_contain_text("whsec_")
+        first_secret = secret.text_content()
+        hook_row = page.locator("tr[data-channel-id]", has_text="ops hook")
+        hook_row.get_by_role("button", name="Test channel ops hook").click()
+        expect(hook_row).to_contain_text("✓ Test notification sent")
+        assert verify(first_secret, receiver.requests[0].body,
+                      receiver.requests[0].headers["X-Scheduler-Signature"])
+        page.on("dialog", lambda dialog: dialog.accept())
+        hook_row.get_by_role("button", name="Rotate the secret of ops hook").click()
+        expect(secret).not_to_have_text(first_secret)
+        webhook_secret = secret.text_content()
+
+        page.get_by_label("Name", exact=True).fill("ops mail")
+        page.get_by_label("Type", exact=True).select_option("email")
+        page.get_by_label("Target", exact=True).fill("ops@example.com")
+        page.get_by_role("button", name="Create channel").click()
+        expect(page.locator("tr[data-channel-id]", has_text="ops mail")).to_be_visible()
+        expect(secret).to_have_count(0)     # shown once: gone with the next action
+        receiver.status = 500
+        hook_row.get_by_role("button", name="Test channel ops hook").click()
+        expect(hook_row).to_contain_text("✗ Test notification failed: unexpected status 500")
+        receiver.status = 200
+
+        # Subscribe both channels to the job, then let it fail.
+        page.goto(f"{server.url}/ui/#/jobs/{job['id']}")
+        panel = page.locator("section", has=page.get_by_role("heading", name="Notifications"))
+        for name in ("ops hook (webhook)", "ops mail (email)"):
+            panel.get_by_label("Channel", exact=True).select_option(label=name)
+            panel.get_by_role("button", name="Subscribe").click()
+            expect(page.get_by_role("status")).to_contain_text("Notification added.")
+        panel = page.locator("section", has=page.get_by_role("heading", name="Notifications"))
+        expect(panel.locator("li.subscription")).to_have_count(2)
+        page.get_by_role("button", name="Resume").click()
+        expect(page.get_by_role("status")).to_have_text("Job resumed.")
+        wait_for(lambda: inbox.mails and len(receiver.requests) >= 3, 20,
+                 message="the failure webhook and mail")
+        job_target.status = 200
+        wait_for(lambda: len(receiver.requests) >= 4 and len(inbox.mails) >= 2, 20,
+                 message="the recovery webhook and mail")
+        page.reload()
+        deliveries = page.locator("table.deliveries tbody tr")
+        expect(deliveries).to_have_count(4)
+        expect(deliveries.filter(has_text="failure")).to_have_count(2)
+        expect(deliveries.filter(has_text="recovery")).to_have_count(2)
+        page.get_by_role("link", name="Channels", exact=True).click()
+        expect(page.locator("table.deliveries tbody tr")).to_have_count(6)
+        expect(page.locator("table.deliveries")).to_contain_text("unexpected status 500")
+    finally:
+        receiver.stop()
+        job_target.stop()
+    hooks = [r for r in receiver.requests if r.headers["X-Scheduler-Event"] != "test"]
+    assert [r.headers["X-Scheduler-Event"] for r in hooks] == ["failure", "recovery"]
+    for hook in hooks:
+        assert verify(webhook_secret, hook.body, hook.headers["X-Scheduler-Signature"])
+    assert [mail["Subject"] for _, mail in inbox.mails] == [
+        '[scheduler] Job "checkout" failed', '[scheduler] Job "checkout" recovered']

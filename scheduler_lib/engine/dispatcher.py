@@ -26,12 +26,9 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import os
-import socket
 import sys
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -43,6 +40,7 @@ from ..timeutil import utcnow
 from . import claims, runner, store, wakeups
 from .attempts import AttemptLoop
 from .backend import backend
+from .node import default_node_id
 from .retention import RetentionTask
 
 __all__ = ["Engine", "MAX_WAIT"]
@@ -68,11 +66,6 @@ _RUNS_SUCCEEDED = RUNS.labels(outcome="success")
 _RUNS_FAILED = RUNS.labels(outcome="failure")
 
 
-def default_node_id(pid: int | None = None) -> str:
-    """``host-pid-random``: ``pid`` is the ``serve`` process's (this one's by default)."""
-    return f"{socket.gethostname()[:40]}-{pid or os.getpid()}-{uuid.uuid4().hex[:8]}"
-
-
 class Engine:
     """The scheduling engine of one process (``Engine(settings).start()``)."""
 
@@ -87,7 +80,8 @@ class Engine:
         self.pool: AttemptLoop | None = None
         self.retention = RetentionTask(settings.retention.max_runs_per_job,
                                        settings.retention.max_age_days,
-                                       interval=retention_interval, clock=clock)
+                                       interval=retention_interval, clock=clock,
+                                       audit_max_age_days=settings.audit.max_age_days)
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None

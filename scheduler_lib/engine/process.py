@@ -6,14 +6,18 @@ throughput, and API bursts made runs late (bench/README.md). ``serve`` therefore
 starts the engine as a child process (the same executable, hidden command
 ``engine-process``) and supervises it:
 
-- The parent writes the settings to the child's stdin (one JSON line, so secrets
-  never appear in a command line or an environment), then one line per message:
+- The parent writes the settings and its node id to the child's stdin (one JSON
+  line, so secrets never appear in a command line or an environment; the engine's
+  leases carry the same node id as the parent's notification sender), then one line
+  per message:
   ``wake`` (jobs changed, or a run asked for, through the API: run-now requests wait
   in the database), ``stop`` (drain and exit), ``metrics`` (send the engine's
   metrics).
 - The child answers on its stdout, one JSON line per message: ``{"tick": age}``
-  twice a second (seconds since the dispatcher's last pass, for ``/readyz``) and
-  ``{"metrics": text}``. Its log lines go to the shared stderr.
+  twice a second (seconds since the dispatcher's last pass, for ``/readyz``),
+  ``{"metrics": text}``, and ``{"deliveries": true}`` when the runs it recorded wrote
+  notifications (the parent's sender then looks at the outbox at once). Its log lines
+  go to the shared stderr.
 - The child stops gracefully on ``stop`` or on SIGTERM/SIGINT (a service manager
   signals the whole group): running attempts get ``scheduler.shutdown_grace_seconds``.
   When its stdin closes without ``stop`` the parent has died (kill -9): the child
@@ -45,6 +49,8 @@ from prometheus_client import generate_latest
 
 from ..config import Settings
 from ..metrics import engine_families
+from ..notify.outbox import deliveries_added
+from .node import default_node_id
 
 __all__ = ["EngineProcess", "run_child", "COMMAND"]
 
@@ -71,6 +77,7 @@ class EngineProcess:
 
     def __init__(self, settings: Settings):
         self.settings = settings
+        self.node_id = default_node_id()
         self.last_tick: float | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._write_lock = threading.Lock()
@@ -139,7 +146,8 @@ class EngineProcess:
         proc = subprocess.Popen(child_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 env=env, start_new_session=False)
         assert proc.stdin is not None
-        proc.stdin.write(json.dumps(self.settings.as_dict()).encode() + b"\n")
+        proc.stdin.write(json.dumps({"settings": self.settings.as_dict(),
+                                     "node_id": self.node_id}).encode() + b"\n")
         proc.stdin.flush()
         self._proc = proc
         log.info("engine process %d started", proc.pid)
@@ -192,6 +200,8 @@ class EngineProcess:
             if "tick" in message:
                 age = message["tick"]
                 self.last_tick = None if age is None else time.monotonic() - float(age)
+            if "deliveries" in message:
+                deliveries_added.set()
             if "metrics" in message:
                 with self._metrics_ready:
                     self._metrics_reply["metrics"] = message["metrics"]
@@ -212,20 +222,23 @@ def run_child(stdin: IO[bytes], stdout: IO[bytes]) -> int:
     """The engine process: settings from ``stdin``, then its messages until ``stop``."""
     from .. import logs
     from ..db import close_all, open_database
-    from .dispatcher import Engine, default_node_id
+    from .dispatcher import Engine
 
-    settings = Settings(json.loads(stdin.readline()))
+    start = json.loads(stdin.readline())
+    settings = Settings(start["settings"])
     logs.configure(settings.log.level, settings.log.format)
     open_database(settings.database.url, settings.database.max_connections)
-    # The node id names the serve process, as an engine inside it would.
-    engine = Engine(settings, node_id=default_node_id(os.getppid()))
+    engine = Engine(settings, node_id=start["node_id"])
     write_lock = threading.Lock()
     stop = threading.Event()
 
     def send(message: dict[str, Any]) -> None:
-        with write_lock:
-            stdout.write(json.dumps(message).encode() + b"\n")
-            stdout.flush()
+        try:
+            with write_lock:
+                stdout.write(json.dumps(message).encode() + b"\n")
+                stdout.flush()
+        except BrokenPipeError:
+            os._exit(70)   # the parent is gone: go as it went (see listen)
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info("engine process: received %s, stopping", signal.Signals(signum).name)
@@ -245,16 +258,19 @@ def run_child(stdin: IO[bytes], stdout: IO[bytes]) -> int:
         # runs in flight are recovered at the next start.
         os._exit(70)
 
+    def forward_deliveries() -> None:
+        while deliveries_added.wait():
+            deliveries_added.clear()
+            send({"deliveries": True})
+
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
     engine.start()
     threading.Thread(target=listen, name="engine-commands", daemon=True).start()
-    try:
-        while not stop.wait(HEARTBEAT):
-            tick = engine.last_tick
-            send({"tick": None if tick is None else time.monotonic() - tick})
-    except BrokenPipeError:
-        os._exit(70)   # the parent is gone
+    threading.Thread(target=forward_deliveries, name="deliveries", daemon=True).start()
+    while not stop.wait(HEARTBEAT):
+        tick = engine.last_tick
+        send({"tick": None if tick is None else time.monotonic() - tick})
     engine.request_stop()
     engine.stop()
     close_all()
