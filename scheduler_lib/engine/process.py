@@ -92,10 +92,6 @@ class EngineProcess:
     def wake(self) -> None:
         self._send("wake")
 
-    @property
-    def alive(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
     def metrics_text(self) -> bytes:
         """The engine's metrics in the text format, asked of the child (empty while it
         is down)."""
