@@ -17,7 +17,6 @@ import asyncio
 import ipaddress
 import json
 import socket
-import ssl
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -25,7 +24,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 from ... import netguard
-from . import Outcome, PrivateAddressError, Request, scheduler_headers, timeout_text
+from . import Outcome, PrivateAddressError, Request, failures, scheduler_headers
 
 if TYPE_CHECKING:
     from multidict import CIMultiDictProxy
@@ -203,42 +202,13 @@ def status_expected(code: int | None, expected: list[Any]) -> bool:
     return False
 
 
-def _root(exc: BaseException) -> BaseException:
-    while exc.__cause__ is not None or exc.__context__ is not None:
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-    return exc
-
-
 def describe_failure(exc: BaseException, timeout: float, host: str) -> str:
-    """The result's ``error`` for a failed request: short and classified."""
-    root = _root(exc)
-    if isinstance(exc, PrivateAddressError) or isinstance(root, PrivateAddressError):
-        return str(exc if isinstance(exc, PrivateAddressError) else root)
-    if isinstance(exc, aiohttp.ClientConnectorDNSError | socket.gaierror | UnicodeError):
-        return f"DNS lookup failed for {host}"
-    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
-        if isinstance(exc, aiohttp.ClientConnectorError) and root is exc:
-            root = exc.os_error
-        return f"TLS error: {getattr(root, 'reason', None) or root}"
-    if isinstance(exc, TimeoutError | socket.timeout):
-        return timeout_text(timeout)
-    if isinstance(exc, aiohttp.InvalidURL):
-        return "invalid URL"
+    """The result's ``error`` for a failed request (``failures.describe_failure``, with
+    aiohttp's own end-of-connection errors named)."""
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "connection closed by the target"
-    if isinstance(exc, OSError):
-        cause = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else root
-        if isinstance(cause, ConnectionRefusedError) or isinstance(exc, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(cause, ConnectionResetError) or isinstance(exc, ConnectionResetError):
-            return "connection reset by the target"
-        if isinstance(cause, TimeoutError | socket.timeout):
-            return timeout_text(timeout)
-        if isinstance(exc, aiohttp.ClientConnectorError):
-            return f"connection failed: {cause}"
-        return f"connection error: {cause}"
     if isinstance(exc, aiohttp.ClientPayloadError):
         return f"connection error: {exc}"
-    if isinstance(exc, aiohttp.ClientError):
-        return f"request failed: {exc}"
-    return f"request failed: {type(exc).__name__}: {exc}"
+    if isinstance(exc, aiohttp.InvalidURL):
+        return "invalid URL"
+    return failures.describe_failure(exc, timeout, host)

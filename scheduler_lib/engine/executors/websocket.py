@@ -26,7 +26,7 @@ from websockets.exceptions import (
 
 from ... import netguard
 from . import Outcome, PrivateAddressError, Request, scheduler_headers, timeout_text
-from .rest import describe_failure
+from .failures import describe_failure
 
 if TYPE_CHECKING:
     from ...config import Settings

@@ -21,7 +21,7 @@ import urllib3
 
 from ... import __version__, netguard
 from ...config import Settings
-from ...engine.executors.rest import describe_failure
+from ...engine.executors.failures import describe_failure
 from ...errors import BadRequest
 from ..events import Message
 from . import ChannelInfo, TransportError
