@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ...db import unit_of_work
 from ...notify.events import EVENTS
-from ...services import notify
+from ...services import audit, notify
 from .. import schemas
 from ..routing import Call, Reply, Route
 from ..schemas import named
@@ -57,7 +58,12 @@ def rotate_secret(call: Call) -> Reply:
 
 
 def test_channel(call: Call) -> Reply:
+    # The delivery row is kept whatever the outcome, so this runs outside the audited
+    # write transaction; a test that was sent (200) is then recorded on its own.
     delivery = notify.test_channel(call.ctx, call.user, call.params["id"])
+    with unit_of_work():
+        audit.record(call.actor(), "channel.test", resource="channel",
+                     resource_id=call.params["id"])
     return Reply("Test notification sent", delivery.to_json())
 
 
@@ -115,8 +121,8 @@ ROUTES = [
           "Send a test event now and wait for it (502 with the reason if it fails)",
           tag="notifications", data=schemas.DELIVERY, errors=(403, 404, 502),
           operation_id="testChannel",
-          # Changes nothing but the delivery log, whose row must stay when the test
-          # fails (502): not run in the audited write transaction.
+          # Its delivery row must stay when the test fails (502): the handler records
+          # a sent test itself instead of running in the audited write transaction.
           audited=False),
     Route("GET", "/fetch/{fetch_id}/notify", list_subscriptions,
           "A job's notification subscriptions (members)", tag="notifications",
