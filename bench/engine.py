@@ -112,7 +112,7 @@ def window_figures(start: Any, end: Any, jobs: int, interval: int,
                    timeline: bool = False) -> dict[str, Any]:
     from scheduler_lib.models import JobResult
 
-    rows = list(JobResult.select(JobResult.fetch, JobResult.scheduled_at, JobResult.started_at,
+    rows = list(JobResult.select(JobResult.job, JobResult.scheduled_at, JobResult.started_at,
                                  JobResult.success)
                 .where(JobResult.scheduled_at >= start, JobResult.scheduled_at < end,
                        JobResult.attempt == 1).tuples())
@@ -121,8 +121,8 @@ def window_figures(start: Any, end: Any, jobs: int, interval: int,
              for _, scheduled, started, _ in rows if started is not None]
     lateness = [late for _, late in timed]
     per_job: dict[int, int] = {}
-    for fetch_id, *_ in rows:
-        per_job[fetch_id] = per_job.get(fetch_id, 0) + 1
+    for job_id, *_ in rows:
+        per_job[job_id] = per_job.get(job_id, 0) + 1
     counts = [per_job.get(pk, 0) for pk in per_job] + [0] * (jobs - len(per_job))
     if timeline:
         buckets: dict[int, list[float]] = {}

@@ -22,7 +22,7 @@ def snapshot() -> dict[str, list[dict[str, Any]]]:
     """Every row of schedules, presets, jobs, members and results."""
     tables = {}
     for model in (Schedule, HeaderPreset, Job, JobMember, JobResult):
-        order = [model.fetch, model.user] if model is JobMember else [model.id]
+        order = [model.job, model.user] if model is JobMember else [model.id]
         tables[model.__name__] = list(model.select().order_by(*order).dicts())
     return tables
 

@@ -18,8 +18,8 @@ from scheduler_lib.engine.store import JobSpec
 http_target, ws_target = targets.http_target, targets.ws_target
 
 
-def spec(endpoint: str, **fields) -> JobSpec:
-    values = dict(pk=7, name="ping", type="rest", endpoint=endpoint, method="post",
+def job_spec(endpoint: str, **fields) -> JobSpec:
+    values = dict(id=7, name="ping", type="rest", endpoint=endpoint, method="post",
                   payload='{"a": 1}', headers={"X-Token": "t0k"}, timeout_seconds=5,
                   max_attempts=1, retry_backoff_seconds=1, expected_status=["2xx"])
     values.update(fields)
@@ -38,7 +38,7 @@ def free_port() -> int:
 
 def test_rest_request_carries_method_preset_payload_and_scheduler_headers(http_target):
     http_target.body = b'{"pong": 1}'
-    request = build_request(spec(http_target.url + "/hook?x=1"), "run-uuid", 2)
+    request = build_request(job_spec(http_target.url + "/hook?x=1"), "run-uuid", 2)
     outcome = http().execute(request)
     assert outcome.error is None and outcome.status_code == 200
     assert outcome.body == b'{"pong": 1}' and not outcome.truncated
@@ -109,7 +109,7 @@ def ws(**kw) -> WebSocketExecutor:
 
 
 def test_websocket_collects_messages_until_the_server_closes(ws_target):
-    request = build_request(spec(ws_target.url + "/feed", type="websocket", payload="subscribe"),
+    request = build_request(job_spec(ws_target.url + "/feed", type="websocket", payload="subscribe"),
                             "ws-run", 1)
     began = time.monotonic()
     outcome = ws().execute(request)

@@ -58,7 +58,7 @@ def login(ctx: AppContext, identifier: str, password: str,
         ok = False
     else:
         ok = auth.check_password(password, user.password_hash)
-    if not ok:
+    if not ok or user is None:
         throttle.record_failure(ctx.settings, identifier, client_addr)
         raise Unauthorized("Invalid identifier or password")
     throttle.clear(identifier, client_addr)

@@ -58,7 +58,8 @@ def _addr(client_addr: str) -> str:
     return client_addr[:_MAX_ADDR_LENGTH]
 
 
-def _blocked_until(query: peewee.ModelSelect, limit: int, window: timedelta) -> datetime | None:
+def _blocked_until(query: peewee.ModelSelect[LoginFailure], limit: int,
+                   window: timedelta) -> datetime | None:
     """When the failures selected by ``query`` fall below ``limit``, if they reach it now.
 
     The ``limit``-th newest failure is the one whose expiry brings the count under

@@ -93,20 +93,20 @@ def export_data(username: str | None = None) -> dict[str, Any]:
     jobs = Job.select().order_by(Job.id)
     if username is not None:
         user = get_user_by_username(username)
-        mine = JobMember.select(JobMember.fetch_id).where(JobMember.user == user.id)
+        mine = JobMember.select(JobMember.job).where(JobMember.user == user.id)
         jobs = jobs.where(Job.id.in_(mine))
         job_list = list(jobs)
         # A job's schedule and preset travel with it, whoever owns them.
         schedules = schedules.where((Schedule.user == user.id)
-                                    | Schedule.id.in_([j.execute_id for j in job_list]))
+                                    | Schedule.id.in_([j.schedule_id for j in job_list]))
         presets = presets.where((HeaderPreset.user == user.id)
-                                | HeaderPreset.id.in_([j.header_id for j in job_list
-                                                       if j.header_id is not None]))
+                                | HeaderPreset.id.in_([j.header_preset_id for j in job_list
+                                                       if j.header_preset_id is not None]))
     else:
         job_list = list(jobs)
     members: dict[int, list[dict[str, str]]] = {}
-    for member in JobMember.select().where(JobMember.fetch_id.in_([j.id for j in job_list])):
-        members.setdefault(member.fetch_id, []).append(
+    for member in JobMember.select().where(JobMember.job.in_([j.id for j in job_list])):
+        members.setdefault(member.job_id, []).append(
             {"username": names[member.user_id], "role": member.role})
     return {
         "format": FORMAT,
@@ -118,7 +118,7 @@ def export_data(username: str | None = None) -> dict[str, Any]:
         "headers": [{"ref": p.id, "owner": names[p.user_id], "name": p.name,
                      "headers": p.headers} for p in presets],
         "jobs": [{**{name: getattr(j, name) for name in _JOB_FIELDS},
-                  "execute_ref": j.execute_id, "header_ref": j.header_id,
+                  "execute_ref": j.schedule_id, "header_ref": j.header_preset_id,
                   "members": sorted(members.get(j.id, []),
                                     key=lambda m: (ROLES.index(m["role"]), m["username"]))}
                  for j in job_list],
@@ -215,7 +215,7 @@ class _Importer:
         found = Job.get_or_none(
             (Job.name == body["name"]) & (Job.type == body.get("type", "rest"))
             & (Job.method == body.get("method", "get").lower())
-            & (Job.endpoint == body["endpoint"]) & (Job.execute == body["execute_id"]))
+            & (Job.endpoint == body["endpoint"]) & (Job.schedule == body["execute_id"]))
         if found is not None:
             self.report.existing["job"] += 1
             return
@@ -228,7 +228,7 @@ class _Importer:
                 self.report.warnings.append(f"{where}: member {member.get('username')!r} "
                                             "does not exist here; left out")
             elif user.id != owner.id:
-                JobMember.insert(fetch=job.id, user=user.id, role=member["role"],
+                JobMember.insert(job=job.id, user=user.id, role=member["role"],
                                  created_at=now).on_conflict_ignore().execute()
         self.report.created["job"] += 1
 
