@@ -83,7 +83,7 @@ def seed(db_url: str, jobs: int, interval: int, target: str, lead: float) -> Any
     admin = User.get(User.username == "admin")
     schedule = schedules.create_schedule(
         ctx, admin, {"name": "bench", "type": "seconds", "value": interval})
-    pks = []
+    job_ids = []
     batch = 500
     for start in range(0, jobs, batch):
         with database.atomic():
@@ -91,12 +91,12 @@ def seed(db_url: str, jobs: int, interval: int, target: str, lead: float) -> Any
                 job = job_service.create_job(ctx, admin, {
                     "name": f"bench {i}", "endpoint": f"{target}/job/{i}",
                     "execute_id": schedule.id, "is_active": False, "timeout_seconds": 10})
-                pks.append(job.id)
+                job_ids.append(job.id)
     first = utcnow() + timedelta(seconds=lead)
     with database.atomic():
-        for i, pk in enumerate(pks):
-            due = first + timedelta(seconds=interval * i / len(pks))
-            Job.update(is_active=True, next_run_at=due).where(Job.id == pk).execute()
+        for i, job_id in enumerate(job_ids):
+            due = first + timedelta(seconds=interval * i / len(job_ids))
+            Job.update(is_active=True, next_run_at=due).where(Job.id == job_id).execute()
     return first
 
 
@@ -123,7 +123,7 @@ def window_figures(start: Any, end: Any, jobs: int, interval: int,
     per_job: dict[int, int] = {}
     for job_id, *_ in rows:
         per_job[job_id] = per_job.get(job_id, 0) + 1
-    counts = [per_job.get(pk, 0) for pk in per_job] + [0] * (jobs - len(per_job))
+    counts = [per_job.get(job_id, 0) for job_id in per_job] + [0] * (jobs - len(per_job))
     if timeline:
         buckets: dict[int, list[float]] = {}
         for scheduled, late in timed:

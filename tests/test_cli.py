@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from targets import http_target  # noqa: F401  (fixture)
 
 from scheduler_lib import auth
 from scheduler_lib.cli import cli

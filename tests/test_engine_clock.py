@@ -7,9 +7,8 @@ import time
 from datetime import datetime, timedelta
 
 import pytest
-import targets
-from conftest import wait_for
-from test_engine import HOURLY, finished, job, results, schedule
+from helpers.engine_api import HOURLY, finished, job, results, schedule
+from helpers.polling import wait_for
 
 from scheduler_lib import timing
 from scheduler_lib.db import database
@@ -17,8 +16,6 @@ from scheduler_lib.engine import Engine, run_job_now
 from scheduler_lib.engine.retention import RetentionTask, prune_results
 from scheduler_lib.models import Job, JobResult
 from scheduler_lib.timeutil import parse_iso, utcnow
-
-http_target = targets.http_target
 
 
 def started_engine(server, **kw) -> Engine:
@@ -166,12 +163,12 @@ def test_retention_prunes_by_count_and_by_age(server):
 
 def test_retention_task_prunes_in_the_background(server):
     sched = schedule(server, **HOURLY)
-    fid = job(server, "http://127.0.0.1:9/", sched["id"])["id"]
-    _add_results(fid, 1200, utcnow())
+    job_id = job(server, "http://127.0.0.1:9/", sched["id"])["id"]
+    _add_results(job_id, 1200, utcnow())
     task = RetentionTask(max_runs_per_job=5, max_age_days=30, interval=0.2, delay=0)
     task.start()
     try:
-        wait_for(lambda: JobResult.select().where(JobResult.job == fid).count() == 5, 10)
+        wait_for(lambda: JobResult.select().where(JobResult.job == job_id).count() == 5, 10)
         assert server.api.get("/healthz").status == 200
     finally:
         task.stop()

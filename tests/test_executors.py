@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
-import targets
+from helpers.http import free_port
 
 from scheduler_lib import __version__
 from scheduler_lib.engine.executors import Request
@@ -14,8 +13,6 @@ from scheduler_lib.engine.executors.http import HttpExecutor
 from scheduler_lib.engine.executors.ws import SEPARATOR, WebSocketExecutor
 from scheduler_lib.engine.runner import build_request, status_expected
 from scheduler_lib.engine.store import JobSpec
-
-http_target, ws_target = targets.http_target, targets.ws_target
 
 
 def job_spec(endpoint: str, **fields) -> JobSpec:
@@ -28,12 +25,6 @@ def job_spec(endpoint: str, **fields) -> JobSpec:
 
 def http(**kw) -> HttpExecutor:
     return HttpExecutor(max_response_bytes=kw.pop("cap", 1024), **kw)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_rest_request_carries_method_preset_payload_and_scheduler_headers(http_target):
@@ -109,8 +100,8 @@ def ws(**kw) -> WebSocketExecutor:
 
 
 def test_websocket_collects_messages_until_the_server_closes(ws_target):
-    request = build_request(job_spec(ws_target.url + "/feed", type="websocket", payload="subscribe"),
-                            "ws-run", 1)
+    request = build_request(
+        job_spec(ws_target.url + "/feed", type="websocket", payload="subscribe"), "ws-run", 1)
     began = time.monotonic()
     outcome = ws().execute(request)
     assert time.monotonic() - began < 3

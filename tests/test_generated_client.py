@@ -18,8 +18,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import wait_for
-from targets import http_target  # noqa: F401  (fixture)
+from helpers.polling import wait_for
 
 PACKAGE = "scheduler_client"
 GENERATOR = Path(sys.executable).parent / "openapi-python-client"

@@ -6,8 +6,8 @@ import json
 import uuid
 from datetime import timedelta
 
-from fetch_world import ENDPOINT, HOURLY, create, make_job, make_world, ok, snapshot
-from test_conventions import assert_envelope
+from helpers.envelope import assert_envelope
+from helpers.world import ENDPOINT, HOURLY, create, make_job, make_world, ok, snapshot
 
 from scheduler_lib.models import JobMember
 from scheduler_lib.timeutil import parse_iso, utcnow

@@ -7,9 +7,8 @@ import sqlite3
 import time
 
 import pytest
-from conftest import wait_for
+from helpers.polling import wait_for
 from prometheus_client.parser import text_string_to_metric_families
-from targets import http_target  # noqa: F401  (fixture)
 
 
 def scrape(server, **kw) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import wait_for
+from helpers.polling import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.backends("sqlite")]
 
@@ -358,8 +358,8 @@ def test_every_control_is_labelled_and_the_keyboard_gets_everywhere(server, page
 
 
 def test_a_run_in_flight_shows_as_running_never_as_a_failure(server, page):
+    from helpers.targets import HttpTarget
     from playwright.sync_api import expect
-    from targets import HttpTarget
 
     token = server.admin.token
     hourly = server.api.post("/fetch/execute", {"name": "hourly", "type": "hours", "value": 1},

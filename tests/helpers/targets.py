@@ -2,27 +2,24 @@
 
 Both bind 127.0.0.1 on a free port, record every request they get (method, path,
 headers, body, arrival time) and answer as configured. Use them as context managers
-or through the ``http_target`` / ``ws_target`` fixtures (import them into a test
-module). They never raise into the test process: a client that went away is
-ignored.
+or through the ``http_target`` / ``ws_target`` fixtures of conftest.py. They never
+raise into the test process: a client that went away is ignored.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
-import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection, serve
 
 from scheduler_lib.timeutil import utcnow
 
-__all__ = ["Recorded", "HttpTarget", "WsTarget", "http_target", "ws_target"]
+__all__ = ["Recorded", "HttpTarget", "WsTarget"]
 
 
 @dataclass
@@ -183,16 +180,3 @@ class WsTarget(_Target):
                 ws.recv()
         except ConnectionClosed:
             pass
-
-
-@pytest.fixture
-def http_target() -> Iterator[HttpTarget]:
-    with HttpTarget() as target:
-        yield target
-
-
-@pytest.fixture
-def ws_target() -> Iterator[WsTarget]:
-    with WsTarget() as target:
-        yield target
-

@@ -1,4 +1,4 @@
-"""Shared set-up for the /fetch resource tests: people by role and one job they share.
+"""The /fetch resource tests' world: people by role and one job they share.
 
 ``make_world(server)`` creates ``owner``, ``editor``, ``viewer`` and ``outsider``, an
 hourly schedule and a header preset of the owner's, and a job of the owner's with
