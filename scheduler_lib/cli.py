@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -280,8 +281,16 @@ def export(ctx: click.Context, config_path: str | None, output: str,
     from .services.transfer import export_data
     _open(_settings(ctx, config_path, {}))
     document = export_data(username)
-    with click.open_file(output, "w") as fh:
-        fh.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if output == "-":
+        click.echo(text, nl=False)
+    else:
+        # Presets hold other systems' credentials: readable by the owner only, also
+        # when the file existed with a wider mode.
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with open(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
     if output != "-":
         click.echo(f"Exported {len(document['schedules'])} schedule(s), "
                    f"{len(document['headers'])} header preset(s), {len(document['jobs'])} "

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .clientaddr import parse_trusted_proxies
 from .errors import ConfigError
 
 __all__ = ["Option", "OPTIONS", "Settings", "load_settings", "env_name"]
@@ -28,6 +29,7 @@ class Option:
     maximum: int | None = None
     choices: tuple[str, ...] = ()
     secret: bool = False          # never printed
+    check: Callable[[Any], Any] | None = None   # raises ValueError for a bad value
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -38,6 +40,11 @@ OPTIONS: tuple[Option, ...] = (
            minimum=1),
     Option("server.threads", int, 32, "Cheroot worker threads serving HTTP requests.",
            minimum=1, maximum=1024),
+    Option("server.max_header_bytes", int, 65536,
+           "Largest request line plus headers; larger is 431.", minimum=1024),
+    Option("server.trusted_proxies", str, None,
+           "Comma-separated addresses/CIDRs of reverse proxies whose X-Forwarded-For is "
+           "believed (throttling, logs, audit).", check=parse_trusted_proxies),
     Option("database.url", str, "sqlite:///scheduler.db",
            "sqlite:///relative.db, sqlite:////absolute/path.db or postgresql://user@host:port/db."),
     Option("database.max_connections", int, 20,
@@ -52,6 +59,9 @@ OPTIONS: tuple[Option, ...] = (
            minimum=4, maximum=31),
     Option("auth.login_max_failures", int, 10,
            "Failed logins per identifier and client address allowed within the window.",
+           minimum=1),
+    Option("auth.login_max_failures_per_account", int, 50,
+           "Failed logins of one account allowed within the window, from all addresses.",
            minimum=1),
     Option("auth.login_window_seconds", int, 300, "Window of the login throttle.", minimum=1),
     Option("scheduler.enabled", bool, True,
@@ -70,7 +80,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("fetch.max_response_bytes", int, 1048576,
            "Response bodies are cut at this size (response_truncated: true).", minimum=1),
     Option("fetch.deny_private_networks", bool, False,
-           "Refuse job targets that resolve to private, loopback or link-local addresses."),
+           "Targets (jobs, webhooks, Apprise) must resolve only to globally routable "
+           "addresses; superusers' jobs are exempt."),
+    Option("limits.max_jobs_per_user", int, 0,
+           "Jobs one user may own (0: no limit; superusers are exempt).", minimum=0),
     Option("retention.max_runs_per_job", int, 1000, "Results kept per job (newest).", minimum=1),
     Option("retention.max_age_days", int, 30, "Results older than this are pruned.", minimum=1),
     Option("bootstrap.username", str, None,
@@ -189,6 +202,11 @@ def _coerce(option: Option, raw: Any, source: str) -> Any:
         raise ConfigError(f"{where}: must be one of {', '.join(option.choices)}, got {value!r}")
     if option.kind is str and value == "" and option.default is None:
         return None
+    if option.check is not None:
+        try:
+            option.check(value)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
     return value
 
 

@@ -32,7 +32,7 @@ from .errors import ConfigError
 
 __all__ = ["database", "open_database", "is_postgres", "exclusive", "describe_url",
            "release_connection", "close_all", "DEFAULT_MAX_CONNECTIONS", "JOBS_CHANNEL",
-           "announce_jobs_changed", "connect_unpooled", "is_busy_error"]
+           "announce_jobs_changed", "connect_unpooled", "is_busy_error", "exposed_database_files"]
 
 DEFAULT_MAX_CONNECTIONS = 20
 # A thread waits this long for a pooled connection before its request fails.
@@ -58,6 +58,7 @@ def _sqlite(url: str) -> peewee.SqliteDatabase:
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise ConfigError(f"database.url: directory {directory} does not exist")
+    _create_owner_only(path)
     return peewee.SqliteDatabase(
         path,
         pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 15000,
@@ -67,6 +68,33 @@ def _sqlite(url: str) -> peewee.SqliteDatabase:
         lock_type="IMMEDIATE",
         check_same_thread=False,
     )
+
+
+def _create_owner_only(path: str) -> None:
+    """Create the database file readable by its owner only (it holds the JWT secret and
+    preset credentials); SQLite gives its WAL and SHM files the same mode."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # an existing database keeps its mode (serve warns when others may read it)
+    except OSError as exc:
+        raise ConfigError(f"database.url: cannot create {path}: {exc.strerror}") from None
+
+
+def exposed_database_files(url: str) -> list[str]:
+    """The SQLite database's files (and WAL/SHM) that users other than the owner may read."""
+    if not url.startswith("sqlite:///"):
+        return []
+    path = url[len("sqlite:///"):]
+    exposed = []
+    for name in (path, path + "-wal", path + "-shm"):
+        try:
+            mode = os.stat(name).st_mode
+        except OSError:
+            continue
+        if mode & 0o077:
+            exposed.append(name)
+    return exposed
 
 
 def _postgres(url: str, max_connections: int) -> peewee.PostgresqlDatabase:

@@ -48,12 +48,19 @@ class _Deferred(logging.Handler):
     thread per record cost a thread switch per request: either way the access log
     took about 40% of the API's throughput (bench/hotspots.py). Appending to a deque
     needs neither. ``logging.shutdown`` (at exit) and ``close`` write what is left.
+
+    The queue holds at most ``capacity`` records: when the writer cannot keep up (a
+    flood of requests, a blocked stderr) further records are dropped and counted,
+    never waited for, and the next write says how many went missing.
     """
 
-    def __init__(self, target: logging.StreamHandler[TextIO], interval: float = 0.1):
+    def __init__(self, target: logging.StreamHandler[TextIO], interval: float = 0.1,
+                 capacity: int = 10_000):
         super().__init__()
         self.target = target
         self._records: collections.deque[logging.LogRecord] = collections.deque()
+        self._capacity = capacity
+        self.dropped = 0        # records dropped since the last write said so
         self._interval = interval
         self._closed = threading.Event()
         self._writer = threading.Thread(target=self._run, name="log-writer", daemon=True)
@@ -62,11 +69,14 @@ class _Deferred(logging.Handler):
     def handle(self, record: logging.LogRecord) -> bool:
         if not self.filter(record):
             return False
-        self._records.append(record)  # atomic: no handler lock needed
+        self.emit(record)
         return True
 
     def emit(self, record: logging.LogRecord) -> None:
-        self._records.append(record)
+        if len(self._records) >= self._capacity:
+            self.dropped += 1   # approximate under races; never blocks
+            return
+        self._records.append(record)  # atomic: no handler lock needed
 
     def _drain(self) -> None:
         """Format what is queued and write it with one write and one flush."""
@@ -81,6 +91,12 @@ class _Deferred(logging.Handler):
                 lines.append(target.format(record) + target.terminator)
             except Exception:  # logging's own policy: report on stderr, go on
                 target.handleError(record)
+        dropped, self.dropped = self.dropped, 0
+        if dropped:
+            notice = logging.LogRecord(
+                "scheduler.logs", logging.WARNING, __file__, 0,
+                "%d log records dropped: the log writer could not keep up", (dropped,), None)
+            lines.append(target.format(notice) + target.terminator)
         if not lines:
             return
         target.acquire()

@@ -122,6 +122,9 @@ class ApiKey(BaseModel):
     description = peewee.TextField(default="")
     prefix = peewee.CharField()
     key_hash = peewee.CharField(unique=True)
+    # read (GET only), write (everything on jobs and their resources) or admin
+    # (also keys, the profile and superuser routes); see api/routing.required_scope.
+    scope = peewee.CharField(default="write")
     expires_at = peewee.DateTimeField(null=True)
     last_used_at = peewee.DateTimeField(null=True)
     created_at = peewee.DateTimeField()
@@ -136,6 +139,7 @@ class ApiKey(BaseModel):
             "user_id": self.user_id,
             "name": self.name,
             "description": self.description,
+            "scope": self.scope,
             "prefix": self.prefix,
             "expires_at": iso(self.expires_at),
             "last_used_at": iso(self.last_used_at),

@@ -25,6 +25,7 @@ PRODUCT_KEYS = [
     "scheduler.lease_seconds", "fetch.max_response_bytes", "fetch.deny_private_networks",
     "retention.max_runs_per_job", "retention.max_age_days", "bootstrap.username",
     "bootstrap.email", "bootstrap.password", "log.level", "log.format",
+    "server.max_header_bytes", "server.trusted_proxies", "limits.max_jobs_per_user",
 ]
 
 
@@ -69,6 +70,7 @@ def test_precedence_flag_over_env_over_file_over_default(tmp_path):
     ("", {"SCHEDULER_AUTH_BCRYPT_ROUNDS": "3"}, "auth.bcrypt_rounds"),
     ("", {"SCHEDULER_FETCH_DENY_PRIVATE_NETWORKS": "maybe"}, "fetch.deny_private_networks"),
     ("not toml at all = = =", {}, "invalid TOML"),
+    ("", {"SCHEDULER_SERVER_TRUSTED_PROXIES": "10.0.0.1, proxy.local"}, "server.trusted_proxies"),
 ])
 def test_invalid_configuration_names_the_key(tmp_path, toml, env, fragment):
     config = tmp_path / "c.toml"

@@ -283,6 +283,29 @@ def test_session_survives_access_token_expiry(start_server, page):
     assert session_tokens(page)["refresh_token"] != first["refresh_token"]
 
 
+def test_api_key_scope_is_chosen_in_the_form_and_shown_in_the_list(server, page):
+    from playwright.sync_api import expect
+
+    page.goto(f"{server.url}/ui/")
+    page.get_by_label("Username or e-mail", exact=True).fill("admin")
+    page.get_by_label("Password", exact=True).fill(server.admin.password)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="API keys").click()
+    scope = page.get_by_label("Scope", exact=True)
+    expect(scope).to_have_value("write")
+    page.get_by_label("Name", exact=True).fill("reader")
+    scope.select_option("read")
+    page.get_by_role("button", name="Create key").click()
+    key = page.get_by_label("API key", exact=True).input_value()
+    row = page.get_by_role("row", name="reader")
+    expect(row.locator("td[data-label=Scope]")).to_have_text("read")
+    # What the page asked for is what the server enforces.
+    assert server.api.get("/user/me", api_key=key).status == 200
+    r = server.api.post("/fetch/execute", {"name": "s", "type": "seconds", "value": 60},
+                        api_key=key)
+    assert (r.status, r.message) == (403, "API key scope does not allow this")
+
+
 def _expiry(token: str) -> int:
     import base64
 

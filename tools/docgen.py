@@ -166,8 +166,6 @@ def _parameter_rows(command: click.Command, ctx: click.Context) -> list[str]:
 
 def render_cli() -> str:
     """docs/cli.md: a summary, then each command's usage, help and options."""
-    # With the group's context_settings, as `scheduler` itself runs (``-h, --help``):
-    # Click caches each command's help option from the first context that asks.
     root = click.Context(cli, info_name="scheduler", **cli.context_settings)
     commands = list(_commands(cli, root))
     lines = [GENERATED_NOTE.format(source="the Click commands in scheduler_lib/cli.py"), "",

@@ -6,6 +6,7 @@ import json
 
 import bottle
 
+from ..clientaddr import parse_trusted_proxies, remember_client_address
 from ..context import AppContext
 from ..db import release_connection
 from .dashboard import add_dashboard
@@ -61,6 +62,9 @@ def create_app(ctx: AppContext) -> bottle.Bottle:
     app.config["json.enable"] = False  # every route renders its own envelope
     app.default_error_handler = _error_page
     app.add_hook("before_request", start_request)
+    trusted = parse_trusted_proxies(ctx.settings.server.trusted_proxies)
+    app.add_hook("before_request",
+                 lambda: remember_client_address(bottle.request.environ, trusted))
     app.add_hook("after_request", finish_request)
     # A PostgreSQL connection goes back to the pool as soon as its request is answered.
     app.add_hook("after_request", release_connection)

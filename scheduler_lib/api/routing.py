@@ -29,18 +29,21 @@ from typing import Any
 
 import bottle
 
+from ..clientaddr import client_address
 from ..context import AppContext
 from ..db import is_busy_error
 from ..errors import ApiError, BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType
 from ..metrics import REQUEST_LATENCY, REQUESTS
 from ..models import User
+from ..services.apikeys import SCOPES
 from ..services.identity import Identity, authenticate
 from ..timeutil import from_epoch, iso_seconds
 from .validation import PAGINATION, obj, parse_json, parse_query, validate_body, validator_for
 
-__all__ = ["Route", "Call", "Reply", "NO_DATA", "endpoint", "render", "bottle_path",
-           "openapi_path", "PATH_ID_PATTERN", "start_request", "finish_request",
-           "request_id", "UNMATCHED_ROUTE"]
+__all__ = ["Route", "Call", "Reply", "NO_DATA", "endpoint", "render", "envelope",
+           "bottle_path", "openapi_path", "PATH_ID_PATTERN", "start_request", "finish_request",
+           "request_id", "UNMATCHED_ROUTE", "KNOWN_METHODS", "OTHER_METHOD",
+           "SCOPE_DENIED", "required_scope"]
 
 log = logging.getLogger("scheduler.api")
 access_log = logging.getLogger("scheduler.access")
@@ -48,6 +51,11 @@ access_log = logging.getLogger("scheduler.access")
 # Route label of requests that matched no route (404, 405): a constant, so that
 # scanners probing random paths cannot blow up the metrics' cardinality.
 UNMATCHED_ROUTE = "(unmatched)"
+# Method label and log field of requests with any other method: made-up methods
+# must not create a metrics label set (or a log field value) each.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "OTHER"
+SCOPE_DENIED = "API key scope does not allow this"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # Keys of the per-request state kept in the WSGI environ.
 _STARTED, _RID, _ROUTE, _USER = ("scheduler.started", "scheduler.request_id",
@@ -82,6 +90,10 @@ class Route:
     media_type: str | None = None
     # A boolean setting that, when true, makes the route superuser-only.
     auth_option: str | None = None
+    # Account-level: API keys need the ``admin`` scope (managing keys, the profile).
+    admin_only: bool = False
+    # The answer carries credentials: ``Cache-Control: no-store``, errors included.
+    no_store: bool = False
 
 
 @dataclass
@@ -143,10 +155,9 @@ def _envelope_timestamp() -> str:
     return _stamp[1]
 
 
-def render(status: int, message: str, data: Any = NO_DATA) -> bytes:
-    """The envelope of every response, as bytes; sets status and content type."""
-    path = bottle.request.environ.get("PATH_INFO", "/")
-    envelope: dict[str, Any] = {
+def envelope(status: int, message: str, path: str, data: Any = NO_DATA) -> bytes:
+    """The JSON envelope of API.md section 1, as bytes."""
+    body: dict[str, Any] = {
         "success": 200 <= status < 300,
         "status": status,
         "message": message,
@@ -154,10 +165,32 @@ def render(status: int, message: str, data: Any = NO_DATA) -> bytes:
         "timestamp": _envelope_timestamp(),
     }
     if data is not NO_DATA:
-        envelope["data"] = data
+        body["data"] = data
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def render(status: int, message: str, data: Any = NO_DATA) -> bytes:
+    """The envelope of the current response; sets status and content type."""
     bottle.response.status = status
     bottle.response.content_type = "application/json"
-    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
+    return envelope(status, message, bottle.request.environ.get("PATH_INFO", "/"), data)
+
+
+def required_scope(route: Route, auth: str) -> str:
+    """The weakest API key scope that may call ``route``."""
+    if route.admin_only or auth == "superuser":
+        return "admin"
+    return "read" if route.method == "GET" else "write"
+
+
+def _check_scope(identity: Identity, needed: str, query: dict[str, Any]) -> None:
+    key = identity.api_key
+    if key is None:
+        return  # tokens may do everything their user may
+    if query.get("all") is True:
+        needed = "admin"   # everyone's resources: a superuser route in disguise
+    if SCOPES.index(key.scope) < SCOPES.index(needed):
+        raise Forbidden(SCOPE_DENIED)
 
 
 def _read_body(max_bytes: int) -> bytes:
@@ -239,6 +272,8 @@ def finish_request() -> None:
         return
     duration = time.perf_counter() - started
     method = environ.get("REQUEST_METHOD", "")
+    if method not in KNOWN_METHODS:
+        method = OTHER_METHOD
     route = environ.get(_ROUTE)
     if route is None:
         # A route outside the table (the dashboard's static files) has its Bottle rule.
@@ -262,7 +297,7 @@ def finish_request() -> None:
             None, extra={"fields": {"method": method, "path": path, "route": route,
                                     "status": status, "duration_ms": duration_ms,
                                     "request_id": rid, "user_id": user_id,
-                                    "client": environ.get("REMOTE_ADDR", "")}}))
+                                    "client": client_address(environ)}}))
 
 
 def endpoint(route: Route, ctx: AppContext) -> Callable[..., bytes]:
@@ -274,11 +309,14 @@ def endpoint(route: Route, ctx: AppContext) -> Callable[..., bytes]:
     auth = route.auth
     if route.auth_option and ctx.settings[route.auth_option]:
         auth = "superuser"
+    scope = required_scope(route, auth)
 
     def callback(**url_args: str) -> bytes:
         request = bottle.request
         environ = request.environ
         environ[_ROUTE] = route.path
+        if route.no_store:
+            bottle.response.set_header("Cache-Control", "no-store")
         try:
             raw = _read_body(max_body)
             identity = None
@@ -288,13 +326,16 @@ def endpoint(route: Route, ctx: AppContext) -> Callable[..., bytes]:
                 environ[_USER] = identity.user.id
                 if auth == "superuser" and not identity.user.is_superuser:
                     raise Forbidden("Superuser access required")
+            query_values = parse_query(query_validator, request.query) if query_validator else {}
+            if identity is not None:
+                _check_scope(identity, scope, query_values)
             call = Call(
                 ctx=ctx,
                 params=_path_params(route.path, url_args),
-                query=parse_query(query_validator, request.query) if query_validator else {},
+                query=query_values,
                 body=_parse_body(route, raw, body_validator),
                 identity=identity,
-                client_addr=environ.get("REMOTE_ADDR", ""),
+                client_addr=client_address(environ),
                 headers=request.headers,
             )
             reply = route.handler(call)

@@ -1,9 +1,11 @@
 """Pruning old results in the background (``[retention]``).
 
 Results older than ``retention.max_age_days`` go, and each job keeps only its newest
-``retention.max_runs_per_job``. Deletes run in small batches, each its own short
-transaction, so that pruning never holds the database for long and never blocks
-the API.
+``retention.max_runs_per_job``. Refresh tokens and revoked access-token ids past
+their token's expiry go too: an expired token is refused by its signature check
+whatever the table says, so those rows protect nothing. Deletes run in small
+batches, each its own short transaction, so that pruning never holds the database
+for long and never blocks the API.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from ..db import database, release_connection
 from ..timeutil import utcnow
 from .store import execute, transaction
 
-__all__ = ["prune_results", "RetentionTask"]
+__all__ = ["prune_results", "prune_expired_tokens", "RetentionTask"]
 
 log = logging.getLogger("scheduler.retention")
 
 BATCH = 500
+# Clock skew between nodes: a token is forgotten this long after it expired.
+_TOKEN_GRACE = timedelta(minutes=1)
 
 
 def _delete_batches(where: str, params: tuple, stop: threading.Event | None) -> int:
@@ -51,6 +55,16 @@ def prune_results(max_runs_per_job: int, max_age_days: int, now: datetime | None
                       "LIMIT 1 OFFSET ?", (job_id, max_runs_per_job - 1)).fetchone()
         if row is not None:
             deleted += _delete_batches("fetch_id = ? AND id < ?", (job_id, row[0]), stop)
+    return deleted
+
+
+def prune_expired_tokens(now: datetime | None = None) -> int:
+    """Delete refresh tokens and revoked-token entries past their expiry."""
+    horizon = (now or utcnow()) - _TOKEN_GRACE
+    deleted = 0
+    for table in ("refresh_tokens", "revoked_tokens"):
+        with transaction():
+            deleted += execute(f"DELETE FROM {table} WHERE expires_at < ?", (horizon,)).rowcount
     return deleted
 
 
@@ -87,6 +101,7 @@ class RetentionTask:
                                                      self.clock(), self._stop)
                     if self.last_pruned:
                         log.info("pruned %d old results", self.last_pruned)
+                    prune_expired_tokens(self.clock())
                 except Exception:  # retried at the next interval
                     log.exception("pruning results failed")
                 finally:

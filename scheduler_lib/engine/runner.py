@@ -21,6 +21,7 @@ from ..context import AppContext
 from ..errors import Conflict, NotFound
 from ..metrics import RUN_LATENESS, RUNS, RUNS_IN_FLIGHT
 from ..models import JobResult
+from ..services.headers import is_reserved_header
 from ..timeutil import utcnow
 from . import store
 from .executors import Outcome, Request
@@ -68,8 +69,12 @@ class Executors:
 
 
 def build_request(job: store.JobSpec, run_id: str, attempt: int) -> Request:
-    """The request of an attempt: preset headers plus the scheduler's own."""
-    headers = dict(job.headers)
+    """The request of an attempt: preset headers plus the scheduler's own.
+
+    Framing and routing headers are dropped whatever the preset says (presets stored
+    before they were refused may hold them)."""
+    headers = {name: value for name, value in job.headers.items()
+               if not is_reserved_header(name)}
     payload = job.payload
     if payload is not None and job.type != "websocket" and not any(
             name.lower() == "content-type" for name in headers):
@@ -82,7 +87,8 @@ def build_request(job: store.JobSpec, run_id: str, attempt: int) -> Request:
     headers["X-Scheduler-Job-Id"] = run_id
     headers["X-Scheduler-Attempt"] = str(attempt)
     return Request(url=job.endpoint, method=job.method or "get", headers=headers,
-                   body=payload, timeout=float(job.timeout_seconds))
+                   body=payload, timeout=float(job.timeout_seconds),
+                   allow_private_networks=job.allow_private_networks)
 
 
 def _is_json(text: str) -> bool:

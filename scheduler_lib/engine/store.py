@@ -45,8 +45,8 @@ from ..db import database
 from .backend import backend
 
 __all__ = [
-    "JobSpec", "RunStart", "Finished", "JOB_COLUMNS", "JOB_FROM", "interrupted_error",
-    "execute", "as_datetime", "job_from_row", "transaction", "plan_run",
+    "JobSpec", "RunStart", "Finished", "JOB_COLUMNS", "JOB_WIDTH", "JOB_FROM",
+    "interrupted_error", "execute", "as_datetime", "job_from_row", "transaction", "plan_run",
     "claim_due", "claim_requested", "acquire_lease", "holds_lease", "job_exists", "load_job",
     "release_lease", "release_all", "release_idle_leases", "renew_leases", "take_over_leases",
     "open_attempts", "finish_attempts", "fail_attempts", "recover_interrupted",
@@ -80,6 +80,9 @@ class JobSpec:
     max_attempts: int
     retry_backoff_seconds: int
     expected_status: list[Any]
+    # Exempt from fetch.deny_private_networks: everyone who may change the job
+    # (its owners and editors) is a superuser.
+    allow_private_networks: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,10 @@ class Finished:
 # What ``job_from_row`` reads, from a query on ``JOB_FROM`` (other columns may follow).
 JOB_COLUMNS = ("j.id, j.name, j.type, j.endpoint, j.method, j.payload, h.headers, "
                 "j.timeout_seconds, j.max_attempts, j.retry_backoff_seconds, "
-                "j.expected_status")
+                "j.expected_status, NOT EXISTS (SELECT 1 FROM job_members m "
+                "JOIN users u ON u.id = m.user_id WHERE m.fetch_id = j.id "
+                "AND m.role IN ('owner', 'editor') AND NOT u.is_superuser)")
+JOB_WIDTH = 12   # columns of JOB_COLUMNS: the columns after them start here
 JOB_FROM = ("jobs j JOIN schedules s ON s.id = j.execute_id "
              "LEFT JOIN header_presets h ON h.id = j.header_id")
 _LEASE_FREE = "(j.lease_owner IS NULL OR j.lease_expires_at < ?)"
@@ -142,7 +148,8 @@ def job_from_row(row: tuple[Any, ...]) -> JobSpec:
         id=row[0], name=row[1], type=row[2], endpoint=row[3], method=row[4], payload=row[5],
         headers=json.loads(headers) if isinstance(headers, str) else dict(headers or {}),
         timeout_seconds=row[7], max_attempts=row[8], retry_backoff_seconds=row[9],
-        expected_status=json.loads(expected) if isinstance(expected, str) else list(expected))
+        expected_status=json.loads(expected) if isinstance(expected, str) else list(expected),
+        allow_private_networks=bool(row[11]))
 
 
 @contextmanager
@@ -194,10 +201,11 @@ def claim_due(node: str, now: datetime, limit: int, lease_seconds: int) -> list[
     planned: dict[int, RunStart] = {}
     values: list[Any] = []
     for row in rows:
-        job, old_run_id, due = job_from_row(row), row[11], as_datetime(row[12]) or now
+        rest = row[JOB_WIDTH:]
+        job, old_run_id, due = job_from_row(row), rest[0], as_datetime(rest[1]) or now
         try:
-            scheduled, following = plan_run(row[13], row[14], row[15], row[16],
-                                            bool(row[17]), due, now)
+            scheduled, following = plan_run(rest[2], rest[3], rest[4], rest[5],
+                                            bool(rest[6]), due, now)
         except (ValueError, KeyError, StopIteration) as exc:
             log.error("job %s: cannot compute its next run (%s); it stops until edited",
                       job.id, exc)
@@ -241,8 +249,9 @@ def claim_requested(node: str, now: datetime, limit: int, lease_seconds: int,
         (backend().lease_cutoff(now), limit)).fetchall()
     if not rows:
         return []
-    requested = {row[0]: RunStart(job_from_row(row), row[11], 1, as_datetime(row[12]) or now,
-                                  manual=True) for row in rows}
+    requested = {row[0]: RunStart(job_from_row(row), row[JOB_WIDTH], 1,
+                                  as_datetime(row[JOB_WIDTH + 1]) or now, manual=True)
+                 for row in rows}
     won = execute(
         f"WITH v (id, run_id) AS (VALUES {', '.join(['(?, ?)'] * len(requested))}) "
         "UPDATE jobs SET run_requested_id = NULL, run_requested_at = NULL, lease_owner = ?, "

@@ -13,11 +13,18 @@ from __future__ import annotations
 
 from .. import db
 from ..timeutil import utcnow
-from . import m0001_initial, m0020_engine, m0030_login_throttle, m0040_run_requests
+from . import (
+    m0001_initial,
+    m0020_engine,
+    m0030_login_throttle,
+    m0040_run_requests,
+    m0050_security,
+)
 
 __all__ = ["MIGRATIONS", "migrate", "pending"]
 
-MIGRATIONS = (m0001_initial, m0020_engine, m0030_login_throttle, m0040_run_requests)
+MIGRATIONS = (m0001_initial, m0020_engine, m0030_login_throttle, m0040_run_requests,
+              m0050_security)
 
 _PK = {"sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT", "postgres": "BIGSERIAL PRIMARY KEY"}
 

@@ -18,13 +18,16 @@ from ..errors import BadRequest, Forbidden, NotFound
 from ..models import ApiKey, User
 from ..timeutil import utcnow
 
-__all__ = ["PREFIX_LENGTH", "MAX_EXPIRY_DAYS", "expiry", "list_keys", "create_key", "get_key",
-           "update_key", "delete_key", "rotate_key"]
+__all__ = ["PREFIX_LENGTH", "MAX_EXPIRY_DAYS", "SCOPES", "DEFAULT_SCOPE", "expiry", "list_keys",
+           "create_key", "get_key", "update_key", "delete_key", "delete_all_keys", "rotate_key"]
 
 # "sk_" and 8 characters of the random part: enough to tell keys apart, far too
 # little to guess the rest.
 PREFIX_LENGTH = 11
 MAX_EXPIRY_DAYS = 36500
+# Weakest first: a key may be lowered, never raised (a leaked key must not widen itself).
+SCOPES = ("read", "write", "admin")
+DEFAULT_SCOPE = "write"
 
 
 def expiry(days: Any, now: datetime | None = None) -> datetime | None:
@@ -53,12 +56,12 @@ def _material() -> tuple[str, str, str]:
 
 
 def create_key(user: User, *, name: str, description: str | None = None,
-               expires_days: Any = None) -> tuple[ApiKey, str]:
+               expires_days: Any = None, scope: str = DEFAULT_SCOPE) -> tuple[ApiKey, str]:
     """A new key of ``user``; returns the row and the full key (shown once)."""
     now = utcnow()
     key, prefix, key_hash = _material()
     row = ApiKey.create(user=user.id, name=name, description=description or "", prefix=prefix,
-                        key_hash=key_hash, expires_at=expiry(expires_days, now),
+                        key_hash=key_hash, scope=scope, expires_at=expiry(expires_days, now),
                         created_at=now, updated_at=now)
     return row, key
 
@@ -74,9 +77,15 @@ def get_key(user: User, key_id: int) -> ApiKey:
 
 
 def update_key(user: User, key_id: int, changes: dict[str, Any]) -> ApiKey:
-    """Change ``name``, ``description`` or ``expires_at`` (days from now, 0 = never)."""
+    """Change ``name``, ``description``, ``expires_at`` (days from now, 0 = never) or
+    lower ``scope`` (raising it is 403)."""
     with database.atomic():
         row = get_key(user, key_id)
+        if "scope" in changes:
+            if SCOPES.index(changes["scope"]) > SCOPES.index(row.scope):
+                raise Forbidden("An API key's scope can be lowered, not raised: "
+                                "create a new key instead")
+            row.scope = changes["scope"]
         if "name" in changes:
             row.name = changes["name"]
         if "description" in changes:
@@ -91,6 +100,11 @@ def update_key(user: User, key_id: int, changes: dict[str, Any]) -> ApiKey:
 def delete_key(user: User, key_id: int) -> None:
     with database.atomic():
         get_key(user, key_id).delete_instance()
+
+
+def delete_all_keys(user: User) -> int:
+    """Delete every key of ``user``; returns how many went."""
+    return ApiKey.delete().where(ApiKey.user == user.id).execute()
 
 
 def rotate_key(user: User, key_id: int, expires_days: Any = None,

@@ -2,7 +2,11 @@
 
 Names must be HTTP header tokens (RFC 9110) and values must not contain CR, LF or
 NUL, so a preset can never smuggle a header or a request line into a job's call.
-Deleting a preset detaches it from the jobs that used it.
+Headers that frame or route a request (``Content-Length``, ``Host``, …) belong to
+the HTTP client: a preset may not set them (a wrong ``Content-Length`` on a pooled
+connection would make the target read a second request), and the engine drops the
+ones that presets stored before this rule hold (``is_reserved_header``). Deleting a preset
+detaches it from the jobs that used it.
 """
 
 from __future__ import annotations
@@ -17,21 +21,36 @@ from ..models import HeaderPreset, Job, User
 from ..timeutil import utcnow
 from . import access
 
-__all__ = ["TOKEN_PATTERN", "check_headers", "list_presets", "create_preset", "get_preset",
+__all__ = ["TOKEN_PATTERN", "RESERVED_HEADERS", "is_reserved_header", "check_headers",
+           "list_presets", "create_preset", "get_preset",
            "update_preset", "delete_preset", "usable_preset"]
 
 TOKEN_PATTERN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
-_TOKEN = re.compile(TOKEN_PATTERN)
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")   # fullmatch: "$" allows a final "\n"
+# API.md section 6: set by the client that sends the request, never by a preset.
+RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection",
+                              "keep-alive", "upgrade", "te", "trailer"})
+_RESERVED_PREFIXES = ("proxy-", "sec-websocket-")
 _UNSENDABLE = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u0100-\U0010ffff]")
 _WHAT = "header"
 
 
+def is_reserved_header(name: str) -> bool:
+    """Whether ``name`` frames or routes a request (``Host``, ``Proxy-*``, …)."""
+    lowered = name.lower()
+    return lowered in RESERVED_HEADERS or lowered.startswith(_RESERVED_PREFIXES)
+
+
 def check_headers(headers: dict[str, Any], field: str = "headers") -> dict[str, str]:
-    """``headers`` if every name is a token and every value a string without CR/LF/NUL."""
+    """``headers`` if every name is a token that a preset may set and every value a
+    string without CR/LF/NUL."""
     for name, value in headers.items():
-        if not _TOKEN.match(name):
+        if not _TOKEN.fullmatch(name):
             raise BadRequest(f"Field '{field}' has a name that is not a valid HTTP header "
                              "name (letters, digits and !#$%&'*+.^_`|~-)")
+        if is_reserved_header(name):
+            raise BadRequest(f"Field '{field}.{name}' is not allowed: it frames or routes "
+                             "the request, which the scheduler's HTTP client does itself")
         if not isinstance(value, str):
             raise BadRequest(f"Field '{field}.{name}' must be a string")
         if any(c in value for c in "\r\n\x00"):

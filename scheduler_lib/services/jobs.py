@@ -21,16 +21,16 @@ import peewee
 
 from ..context import AppContext
 from ..db import database
-from ..errors import BadRequest, Conflict, NotFound, ServiceUnavailable
-from ..models import Job, JobMember, JobResult, Schedule, User, job_json, running_jobs
+from ..errors import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
+from ..models import HeaderPreset, Job, JobMember, JobResult, Schedule, User, job_json, running_jobs
 from ..timeutil import utcnow
 from . import access
 from .headers import usable_preset
 from .schedules import plan_next_run, usable_schedule
 
-__all__ = ["JOB_TYPES", "METHODS", "STATUS_CLASSES", "list_jobs", "jobs_json", "create_job",
-           "get_job", "get_job_by_run_id", "update_job", "delete_job", "request_run",
-           "payload_text", "check_expected_status"]
+__all__ = ["JOB_TYPES", "METHODS", "STATUS_CLASSES", "PRESET_OWNER_RULE", "list_jobs",
+           "jobs_json", "create_job", "get_job", "get_job_by_run_id", "update_job", "delete_job",
+           "request_run", "payload_text", "check_expected_status"]
 
 JOB_TYPES = {"rest": ("http", "https"), "websocket": ("ws", "wss")}
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -39,6 +39,10 @@ STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 _PLAIN_FIELDS = ("name", "topic", "description", "timeout_seconds", "max_attempts",
                  "retry_backoff_seconds")
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
+# API.md section 7: a preset's headers go only where its owner agreed to send them.
+PRESET_OWNER_RULE = "Only the header preset's owner may change where its headers are sent"
+# Fields that decide where (and how) a job's preset headers are sent.
+_DESTINATION = ("type", "endpoint", "method")
 
 
 def payload_text(value: Any, field: str = "payload") -> str | None:
@@ -100,6 +104,30 @@ def jobs_json(query: peewee.ModelSelect[Job]) -> list[dict[str, Any]]:
     return [job_json(row, running=row["id"] in running) for row in rows]
 
 
+def _check_job_limit(ctx: AppContext, user: User) -> None:
+    """403 when ``user`` already owns ``limits.max_jobs_per_user`` jobs (0: no limit).
+
+    Counted inside the creating transaction: on SQLite creates are serialised; on
+    PostgreSQL two concurrent creates may pass the count together (one job over).
+    """
+    limit = ctx.settings.limits.max_jobs_per_user
+    if not limit or user.is_superuser:
+        return
+    owned = JobMember.select().where(JobMember.user == user.id, JobMember.role == "owner").count()
+    if owned >= limit:
+        raise Forbidden(f"Job limit reached ({limit})")
+
+
+def _check_preset_owner(user: User, job: Job) -> None:
+    """403 unless ``user`` may send the job's preset headers to a new destination."""
+    if job.header_preset_id is None or user.is_superuser:
+        return
+    owner = (HeaderPreset.select(HeaderPreset.user)
+             .where(HeaderPreset.id == job.header_preset_id).scalar())
+    if owner is not None and owner != user.id:
+        raise Forbidden(PRESET_OWNER_RULE)
+
+
 def create_job(ctx: AppContext, user: User, body: dict[str, Any], *,
                caller: access.Caller | None = None) -> Job:
     """Insert the job and make ``user`` its owner, in one transaction. ``caller`` (by
@@ -118,6 +146,7 @@ def create_job(ctx: AppContext, user: User, body: dict[str, Any], *,
         created_at=now, updated_at=now)
     try:
         with database.atomic():
+            _check_job_limit(ctx, user)
             schedule = usable_schedule(caller, body["execute_id"])
             job.schedule_id = schedule.id
             if body.get("header_id") is not None:
@@ -174,6 +203,7 @@ def update_job(ctx: AppContext, user: User, job_id: int, changes: dict[str, Any]
             job = access.require(user, job_id, access.WRITE)
             changed: list[peewee.Field] = [Job.updated_at]
             reschedule = False
+            before = {name: getattr(job, name) for name in _DESTINATION}
 
             def assign(field: peewee.Field, value: Any) -> None:
                 if getattr(job, field.name) != value:
@@ -204,6 +234,10 @@ def update_job(ctx: AppContext, user: User, job_id: int, changes: dict[str, Any]
                 job.header_preset_id = (None if preset_id is None
                                         else usable_preset(user, preset_id).id)
                 changed.append(Job.header_preset)
+            # Checked against the preset the job has after this PATCH, so that an editor
+            # may detach the owner's preset (or pick their own) and move the job at once.
+            if any(getattr(job, name) != before[name] for name in _DESTINATION):
+                _check_preset_owner(user, job)
             if "is_active" in changes and changes["is_active"] != job.is_active:
                 assign(Job.is_active, changes["is_active"])
                 reschedule = True

@@ -45,11 +45,12 @@ def login(ctx: AppContext, identifier: str, password: str,
           client_addr: str = "") -> dict[str, str]:
     """A new token pair (a new refresh family), or Unauthorized.
 
-    TooManyRequests while ``identifier`` or ``client_addr`` is throttled (checked
-    before the password, so even the right one is refused then).
+    TooManyRequests while the account ``identifier`` names or ``client_addr`` is
+    throttled (checked before the password, so even the right one is refused then).
     """
-    throttle.check(ctx.settings, identifier, client_addr)
     user = find_user(identifier)
+    account = throttle.account_key(identifier, user.id if user is not None else None)
+    throttle.check(ctx.settings, account, client_addr)
     # bcrypt takes a while: let other requests use the pooled connection meanwhile.
     release_connection()
     # Check a password either way so unknown users and wrong passwords take as long.
@@ -59,9 +60,9 @@ def login(ctx: AppContext, identifier: str, password: str,
     else:
         ok = auth.check_password(password, user.password_hash)
     if not ok or user is None:
-        throttle.record_failure(ctx.settings, identifier, client_addr)
+        throttle.record_failure(ctx.settings, account, client_addr)
         raise Unauthorized("Invalid identifier or password")
-    throttle.clear(identifier, client_addr)
+    throttle.clear(account, client_addr)
     return _issue_pair(ctx, user, uuid.uuid4().hex)
 
 
@@ -83,7 +84,10 @@ def refresh(ctx: AppContext, token: str) -> dict[str, str]:
     """Rotate: revoke the presented refresh token and return a new pair.
 
     Presenting a token that was already revoked means it leaked: every token of its
-    login (family) is revoked too.
+    login (family) is revoked too. Claiming the token, revoking the family on reuse
+    and issuing the new token happen in one transaction: a racing reuse either
+    waits for the winner's new token and revokes it with the family, or wins and is
+    revoked by the other; two live sessions never come out of one token.
     """
     claims, row = _claim_refresh_token(ctx, token)
     with database.atomic():
@@ -92,12 +96,13 @@ def refresh(ctx: AppContext, token: str) -> dict[str, str]:
                .execute())
         if not won:
             _revoke_family(row.family_id)
+        else:
+            user = User.get_or_none(User.id == row.user_id)
+            if user is not None and claims.get("ver") == user.token_version:
+                return _issue_pair(ctx, user, row.family_id)
     if not won:
         raise Unauthorized("Token has been revoked")
-    user = User.get_or_none(User.id == row.user_id)
-    if user is None or claims.get("ver") != user.token_version:
-        raise Unauthorized("Invalid token")
-    return _issue_pair(ctx, user, row.family_id)
+    raise Unauthorized("Invalid token")
 
 
 def logout(ctx: AppContext, user: User, refresh_token: str,

@@ -31,13 +31,15 @@ def logout(call: Call) -> Reply:
 ROUTES = [
     Route("POST", "/login", login, "Log in with username or e-mail and password",
           auth="none", tag="auth", data=schemas.TOKEN_PAIR, errors=(400, 401, 429),
+          no_store=True,
           body=named("Credentials",
                      obj({"identifier": {"type": "string", "minLength": 1, "maxLength": 254},
                           "password": {"type": "string", "minLength": 1, "maxLength": 1024}},
                          ("identifier", "password"))), operation_id="login"),
     Route("POST", "/refresh/token", refresh, "Exchange a refresh token for a new pair",
           auth="none", tag="auth", body=_REFRESH_BODY, data=schemas.TOKEN_PAIR,
-          errors=(400, 401), operation_id="refreshToken"),
+          errors=(400, 401), no_store=True, operation_id="refreshToken"),
     Route("POST", "/logout", logout, "Revoke the refresh token and this access token",
-          tag="auth", body=_REFRESH_BODY, errors=(400, 401), operation_id="logout"),
+          tag="auth", body=_REFRESH_BODY, errors=(400, 401), no_store=True,
+          operation_id="logout"),
 ]

@@ -59,6 +59,7 @@ ROUTES = [
     Route("GET", "/user/me", me, "The caller's profile", tag="users", data=schemas.USER,
           operation_id="getMe"),
     Route("PATCH", "/user/me", update_me, "Update the caller's profile", tag="users",
+          admin_only=True,
           data=schemas.USER, errors=(400, 403, 409),
           body=named("ProfileUpdate",
                      obj({"username": _USERNAME, "email": _EMAIL, "password": _PASSWORD,

@@ -23,7 +23,8 @@ from urllib3.exceptions import (
 )
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
-from . import Outcome, PrivateAddressError, Request, check_public_host, timeout_text
+from ... import netguard
+from . import Outcome, PrivateAddressError, Request, timeout_text
 
 __all__ = ["HttpExecutor"]
 
@@ -46,10 +47,14 @@ class HttpExecutor:
         # block=False: never wait for a connection, open one more instead.
         self.pool = urllib3.PoolManager(num_pools=256, maxsize=pool_size, block=False,
                                         retries=False)
+        # Connections that reach checked public addresses only (netguard).
+        self.guarded_pool = netguard.guarded_pool_manager(
+            num_pools=256, maxsize=pool_size, block=False, retries=False)
         self._parsed: dict[str, urllib3.util.Url] = {}
 
     def close(self) -> None:
         self.pool.clear()
+        self.guarded_pool.clear()
 
     def execute(self, request: Request) -> Outcome:
         """Perform ``request``; never raises for the target's failures."""
@@ -65,15 +70,13 @@ class HttpExecutor:
             self._parsed[request.url] = url
         if url.scheme not in ("http", "https") or not url.host:
             return Outcome(error="invalid URL: the scheme must be http or https")
-        if self.deny_private_networks:
-            refused = _refuse_private(url.host, url.port or (443 if url.scheme == "https" else 80))
-            if refused:
-                return Outcome(error=refused)
+        guarded = self.deny_private_networks and not request.allow_private_networks
         body = request.body.encode() if request.body is not None else None
         try:
             # The host's pool straight from the manager (what PoolManager.request does,
             # without parsing the URL again on every attempt).
-            pool = self.pool.connection_from_host(url.host, url.port, url.scheme)
+            manager = self.guarded_pool if guarded else self.pool
+            pool = manager.connection_from_host(url.host, url.port, url.scheme)
             response = pool.urlopen(
                 request.method.upper(), url.request_uri, body=body, headers=request.headers,
                 timeout=urllib3.Timeout(total=request.timeout), redirect=False,
@@ -116,16 +119,6 @@ class HttpExecutor:
                 return b"".join(parts), False
 
 
-def _refuse_private(host: str, port: int) -> str | None:
-    try:
-        check_public_host(host, port)
-    except PrivateAddressError as exc:
-        return str(exc)
-    except (socket.gaierror, UnicodeError):
-        return f"DNS lookup failed for {host}"
-    return None
-
-
 def _root(exc: BaseException) -> BaseException:
     while exc.__cause__ is not None or exc.__context__ is not None:
         exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
@@ -134,6 +127,8 @@ def _root(exc: BaseException) -> BaseException:
 
 def describe_failure(exc: BaseException, timeout: float, host: str) -> str:
     """The result's ``error`` for a failed request: short and classified."""
+    if isinstance(exc, PrivateAddressError):
+        return str(exc)
     if isinstance(exc, NameResolutionError | socket.gaierror):
         return f"DNS lookup failed for {host}"
     if isinstance(exc, SSLError | ssl.SSLError):

@@ -21,8 +21,9 @@ from websockets.exceptions import (
 )
 from websockets.sync.client import ClientConnection, connect
 
-from . import Outcome, Request, timeout_text
-from .http import _refuse_private, describe_failure
+from ... import netguard
+from . import Outcome, PrivateAddressError, Request, timeout_text
+from .http import describe_failure
 
 __all__ = ["WebSocketExecutor", "SEPARATOR"]
 
@@ -41,17 +42,18 @@ class WebSocketExecutor:
         host = parts.hostname or ""
         if parts.scheme not in ("ws", "wss") or not host:
             return Outcome(error="invalid URL: the scheme must be ws or wss")
-        if self.deny_private_networks:
-            refused = _refuse_private(host, parts.port or (443 if parts.scheme == "wss" else 80))
-            if refused:
-                return Outcome(error=refused)
         headers = {k: v for k, v in request.headers.items() if k.lower() != "user-agent"}
         user_agent = next((v for k, v in request.headers.items() if k.lower() == "user-agent"),
                           None)
         try:
+            # Guarded: the handshake goes over a socket to a checked public address.
+            port = parts.port or netguard.DEFAULT_PORTS[parts.scheme]
+            sock = (netguard.connect_public(host, port, request.timeout)
+                    if self.deny_private_networks and not request.allow_private_networks
+                    else None)
             with connect(request.url, additional_headers=headers, user_agent_header=user_agent,
                          open_timeout=request.timeout, close_timeout=1, ping_interval=None,
-                         max_size=self.max_response_bytes + 1) as ws:
+                         max_size=self.max_response_bytes + 1, sock=sock, proxy=None) as ws:
                 return self._collect(ws, request, deadline, host)
         except InvalidStatus as exc:
             response = exc.response
@@ -64,7 +66,7 @@ class WebSocketExecutor:
             return Outcome(error=timeout_text(request.timeout))
         except InvalidHandshake as exc:
             return Outcome(error=f"handshake failed: {exc}")
-        except (OSError, ssl.SSLError) as exc:
+        except (OSError, ssl.SSLError, PrivateAddressError, UnicodeError) as exc:
             return Outcome(error=describe_failure(exc, request.timeout, host))
 
     def _collect(self, ws: ClientConnection, request: Request, deadline: float,

@@ -4,6 +4,13 @@ import {api} from "../api.js";
 import {errorBox, field, formatTime, h} from "../dom.js";
 import {confirmed} from "../parts.js";
 
+// What each scope lets a key do (API.md section 4); the default is "write".
+const SCOPES = [
+  ["read", "Read: GET requests only"],
+  ["write", "Write: jobs, schedules, presets, results, members"],
+  ["admin", "Admin: also API keys, your profile and superuser routes"],
+];
+
 function revealBox(key, label) {
   const input = h("input", {readonly: true, value: key, class: "mono", id: "new-key",
     onfocus: (e) => e.target.select()});
@@ -43,6 +50,7 @@ export async function render(ctx) {
   const rows = reply.data.map((k) => h("tr", {},
     h("th", {scope: "row", "data-label": "Name"}, k.name),
     h("td", {"data-label": "Description"}, k.description || "—"),
+    h("td", {"data-label": "Scope"}, k.scope),
     h("td", {"data-label": "Starts with"}, h("code", {}, `${k.prefix}…`)),
     h("td", {"data-label": "Expires"}, k.expires_at ? formatTime(k.expires_at) : "never"),
     h("td", {"data-label": "Last used"}, k.last_used_at ? formatTime(k.last_used_at) : "never"),
@@ -73,11 +81,14 @@ export async function render(ctx) {
   const name = h("input", {name: "name", required: true, maxlength: "255"});
   const description = h("input", {name: "description", maxlength: "1000"});
   const expires = h("input", {name: "expires_at", type: "number", min: "0", step: "1", value: "0"});
+  const scope = h("select", {name: "scope"}, SCOPES.map(([value, label]) =>
+    h("option", {value, selected: value === "write"}, label)));
   const createErrors = errorBox();
   const form = h("form", {class: "card", novalidate: true, "aria-labelledby": "new-key-title"},
     h("h2", {id: "new-key-title"}, "New API key"), createErrors.el,
     h("div", {class: "grid"}, field("Name", name), field("Description", description),
-      field("Expires after (days)", expires, "0 means it never expires.")),
+      field("Expires after (days)", expires, "0 means it never expires."),
+      field("Scope", scope, "What the key may do; it can be lowered later, never raised.")),
     h("div", {class: "actions"}, h("button", {type: "submit", class: "btn"}, "Create key")));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -94,7 +105,8 @@ export async function render(ctx) {
       return;
     }
     try {
-      const body = {name: name.value.trim(), description: description.value, expires_at: days};
+      const body = {name: name.value.trim(), description: description.value, expires_at: days,
+        scope: scope.value};
       const r = await api("POST", "/user/apikey", {body});
       await showWithKey(ctx, r.data.key, `Your new key “${r.data.name}”`, r.message);
     } catch (error) {
@@ -107,7 +119,8 @@ export async function render(ctx) {
       + "send it as the X-API-Key header. Only its first characters are kept in view."),
     revealSlot, errors.el,
     reply.data.length ? h("div", {class: "table-wrap"}, h("table", {class: "cards"},
-      h("thead", {}, h("tr", {}, ["Name", "Description", "Starts with", "Expires", "Last used",
+      h("thead", {}, h("tr", {}, ["Name", "Description", "Scope", "Starts with", "Expires",
+        "Last used",
         "Created"].map((t) => h("th", {scope: "col"}, t)),
       h("th", {scope: "col"}, h("span", {class: "visually-hidden"}, "Actions")))),
       h("tbody", {}, rows))) : h("p", {class: "empty card"}, "No API keys yet."),
