@@ -227,6 +227,7 @@ class Job(BaseModel):
     max_attempts = peewee.IntegerField(default=1)
     retry_backoff_seconds = peewee.IntegerField(default=5)
     expected_status = JSONField(default=lambda: ["2xx"])
+    assertions = JSONField(default=list)
     # A run-now request waiting to start: its run id and when it was asked for.
     run_requested_id = peewee.CharField(null=True)
     run_requested_at = peewee.DateTimeField(null=True)
@@ -269,6 +270,7 @@ def job_json(row: dict[str, Any], *, running: bool) -> dict[str, Any]:
         "max_attempts": get("max_attempts"),
         "retry_backoff_seconds": get("retry_backoff_seconds"),
         "expected_status": get("expected_status"),
+        "assertions": get("assertions"),
         "created_at": iso(get("created_at")),
         "updated_at": iso(get("updated_at")),
     }

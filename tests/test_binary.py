@@ -230,8 +230,11 @@ def test_serve_answers_runs_jobs_and_stops_on_sigterm(installed: Installed, data
                                         "value": 1}, token=token)
         assert r.status == 201, r
         every_second = r.data["id"]
+        # Success rules need the bundled JSONPath library and RE2 extension.
+        rules = [{"type": "json_path", "path": "$.ok", "op": "==", "value": True},
+                 {"type": "body_regex", "value": '"ok":\\s*true'}]
         r = api.post("/fetch", {"name": "ping", "endpoint": http_target.url + "/ping",
-                                "execute_id": every_second}, token=token)
+                                "execute_id": every_second, "assertions": rules}, token=token)
         assert r.status == 201, r
         rest_job = r.data["id"]
         r = api.post("/fetch", {"name": "socket", "type": "websocket",
@@ -250,7 +253,7 @@ def test_serve_answers_runs_jobs_and_stops_on_sigterm(installed: Installed, data
         rows = wait_for(lambda: results(rest_job, 2), timeout=15, interval=0.2,
                         message="two results of the 1-second HTTP job")
         for row in rows:
-            assert row["success"] and row["status_code"] == 200, row
+            assert row["success"] and row["status_code"] == 200 and row["error"] is None, row
             assert row["response"] == {"ok": True}, row
         assert all("X-Scheduler-Job-Id" in req.headers for req in http_target.requests)
 

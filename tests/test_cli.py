@@ -53,6 +53,10 @@ def one_line_error(result, code: int) -> str:
     return lines[-1]
 
 
+RULES = [{"type": "json_path", "path": "$.ok", "op": "==", "value": True},
+         {"type": "max_duration_ms", "value": 5000}]
+
+
 def document(**parts) -> str:
     return json.dumps({"format": "scheduler-export", "version": 1, **parts})
 
@@ -72,7 +76,8 @@ def world(endpoint: str) -> str:
             {"name": "probe", "type": "rest", "endpoint": endpoint, "method": "post",
              "payload": '{"hello":1}', "description": "", "is_active": True,
              "timeout_seconds": 5, "max_attempts": 1, "retry_backoff_seconds": 1,
-             "expected_status": ["2xx"], "execute_ref": 7, "header_ref": 3, "topic": None,
+             "expected_status": ["2xx"], "assertions": RULES, "execute_ref": 7,
+             "header_ref": 3, "topic": None,
              "members": [{"username": "alice", "role": "owner"},
                          {"username": "bob", "role": "viewer"}]},
             {"name": "nightly-report", "endpoint": "https://example.invalid/report",
@@ -143,6 +148,7 @@ def test_import_is_idempotent_and_export_round_trips(run, tmp_path):
     assert (probe["method"], probe["payload"], probe["timeout_seconds"]) == \
         ("post", '{"hello":1}', 5)
     assert report["is_active"] is False and report["header_ref"] is None
+    assert probe["assertions"] == RULES and report["assertions"] == []
     assert "job_id" not in probe and "next_run_at" not in probe
 
     # Re-importing the export is a no-op; --output writes a file.
@@ -154,6 +160,16 @@ def test_import_is_idempotent_and_export_round_trips(run, tmp_path):
     assert [s["name"] for s in bobs["schedules"]] == ["hourly"]   # travels with the job
     assert "Created 0 schedule(s), 0 header preset(s), 0 job(s)" in \
         ok(run("import", str(out_file)))
+
+
+def test_import_refuses_a_bad_success_rule_and_changes_nothing(run):
+    add_user(run, "alice")
+    bad = json.loads(world("http://127.0.0.1:9/never"))
+    bad["jobs"][0]["assertions"] = [{"type": "body_regex", "value": "(a"}]
+    refused = run("import", input=json.dumps(bad))
+    assert "Field 'assertions[0].value' is not a regular expression RE2 accepts" in \
+        one_line_error(refused, 1)
+    assert json.loads(ok(run("export")))["jobs"] == []
 
 
 def test_import_into_another_database_with_missing_users(run, tmp_path):

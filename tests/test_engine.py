@@ -9,28 +9,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from helpers.engine_api import HOURLY, finished, get_job, job, results, schedule
+from helpers.engine_api import (
+    HICCUP,
+    HOURLY,
+    assert_on_time,
+    finished,
+    get_job,
+    job,
+    lateness,
+    results,
+    schedule,
+)
 from helpers.polling import wait_for
 from helpers.world import make_world
 
 from scheduler_lib.models import Job
 from scheduler_lib.timeutil import parse_iso, utcnow
-
-
-def lateness(row: dict) -> float:
-    return (parse_iso(row["started_at"]) - parse_iso(row["scheduled_at"])).total_seconds()
-
-
-# A due run starts within 50 ms of its due time; on a loaded test machine (2 cores
-# shared by many processes) the OS sometimes wakes a thread later than that, so a
-# single run is allowed a scheduling hiccup and a series must be on time typically.
-ON_TIME = 0.05
-HICCUP = 0.3
-
-
-def assert_on_time(rows: list[dict]) -> None:
-    late = sorted(lateness(row) for row in rows)
-    assert late[0] >= 0 and late[len(late) // 2] < ON_TIME and late[-1] < HICCUP, late
 
 
 def pass_moment(moment, server) -> None:

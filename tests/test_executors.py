@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 
 import pytest
 from helpers.http import free_port
 
 from scheduler_lib import __version__
-from scheduler_lib.engine.executors import Request
-from scheduler_lib.engine.executors.http import HttpExecutor
-from scheduler_lib.engine.executors.ws import SEPARATOR, WebSocketExecutor
-from scheduler_lib.engine.runner import build_request, status_expected
+from scheduler_lib.config import load_settings
+from scheduler_lib.engine.executors import Outcome, Request
+from scheduler_lib.engine.executors.registry import EXECUTORS
+from scheduler_lib.engine.executors.rest import HttpExecutor, status_expected
+from scheduler_lib.engine.executors.websocket import SEPARATOR, WebSocketExecutor
+from scheduler_lib.engine.runner import Attempt, Executors, perform
 from scheduler_lib.engine.store import JobSpec
+from scheduler_lib.services.jobs import JOB_TYPES
 
 
 def job_spec(endpoint: str, **fields) -> JobSpec:
@@ -29,8 +33,9 @@ def http(**kw) -> HttpExecutor:
 
 def test_rest_request_carries_method_preset_payload_and_scheduler_headers(http_target):
     http_target.body = b'{"pong": 1}'
-    request = build_request(job_spec(http_target.url + "/hook?x=1"), "run-uuid", 2)
-    outcome = http().execute(request)
+    executor = http()
+    outcome = executor.execute(executor.prepare(job_spec(http_target.url + "/hook?x=1"),
+                                                "run-uuid", 2))
     assert outcome.error is None and outcome.status_code == 200
     assert outcome.body == b'{"pong": 1}' and not outcome.truncated
     assert outcome.headers["Content-Type"] == "application/json"
@@ -100,10 +105,11 @@ def ws(**kw) -> WebSocketExecutor:
 
 
 def test_websocket_collects_messages_until_the_server_closes(ws_target):
-    request = build_request(
-        job_spec(ws_target.url + "/feed", type="websocket", payload="subscribe"), "ws-run", 1)
+    executor = ws()
+    request = executor.prepare(job_spec(ws_target.url + "/feed", type="websocket",
+                                    payload="subscribe"), "ws-run", 1)
     began = time.monotonic()
-    outcome = ws().execute(request)
+    outcome = executor.execute(request)
     assert time.monotonic() - began < 3
     assert outcome.error is None and outcome.status_code == 101
     assert outcome.body.decode() == "hello" + SEPARATOR + "world"
@@ -147,3 +153,38 @@ def test_tls_failure_is_classified(http_target):
     # An https:// request to a plain HTTP port fails in the TLS handshake.
     outcome = http().execute(Request(http_target.url.replace("http://", "https://")))
     assert outcome.status_code is None and outcome.error.startswith("TLS error: "), outcome
+
+
+def test_every_job_type_the_api_accepts_has_an_executor():
+    assert set(EXECUTORS) == set(JOB_TYPES)
+
+
+class EchoExecutor:
+    """A job type made up for the test: it answers without any network."""
+
+    @classmethod
+    def from_settings(cls, settings, pool_size):
+        return cls()
+
+    def prepare(self, job, run_id, attempt):
+        return Request(url=job.endpoint, body=f"{run_id}/{attempt}")
+
+    def execute(self, request):
+        return Outcome(status_code=0, body=request.body.encode())
+
+    def judge(self, job, outcome):
+        return None if outcome.body.endswith(b"/1") else "echo disagreed"
+
+    def close(self):
+        pass
+
+
+def test_a_new_job_type_is_one_registration(monkeypatch):
+    monkeypatch.setitem(EXECUTORS, "echo", EchoExecutor)
+    executors = Executors(load_settings(environ={}), pool_size=1)
+    job = job_spec("echo://anything", type="echo")
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    first = perform(Attempt(job, "run-1", 1, now, result_id=1), executors)
+    second = perform(Attempt(job, "run-1", 2, now, result_id=2), executors)
+    assert (first.success, first.response, first.error) == (True, "run-1/1", None)
+    assert (second.success, second.error) == (False, "echo disagreed")

@@ -73,10 +73,15 @@ def test_generated_client_logs_in_runs_a_job_and_reads_its_result(server, http_t
     assert isinstance(schedule, models.Schedule) and schedule.type_.value == "hours"
 
     http_target.body = b'{"pong": 1}'
+    # A success rule is one typed class per rule type (the discriminated oneOf).
+    rule = models.JsonPathRule(type_="json_path", path="$.pong", op=models.JsonPathRuleOp("=="),
+                               value=1)
     job = create_job.sync(client=api, body=models.JobCreate(
         name="ping", endpoint=http_target.url + "/ping", execute_id=schedule.id,
-        method="get", is_active=False)).data
+        method="get", is_active=False, assertions=[rule])).data
     assert isinstance(job, models.Job) and job.execute_id == schedule.id
+    [stored] = job.assertions
+    assert isinstance(stored, models.JsonPathRule) and stored.path == "$.pong"
 
     queued = run_job.sync(job.id, client=api)
     assert queued.status == 202 and isinstance(queued.data, models.RunQueued)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import urllib3
+from helpers.instance import instance_settings
 from helpers.polling import wait_for
 from helpers.world import create
 
@@ -26,8 +27,8 @@ from scheduler_lib import logs, netguard
 from scheduler_lib.clientaddr import parse_trusted_proxies, resolve_client_address
 from scheduler_lib.db import database
 from scheduler_lib.engine.executors import Request
-from scheduler_lib.engine.executors.http import HttpExecutor
-from scheduler_lib.engine.executors.ws import WebSocketExecutor
+from scheduler_lib.engine.executors.rest import HttpExecutor
+from scheduler_lib.engine.executors.websocket import WebSocketExecutor
 from scheduler_lib.engine.retention import prune_expired_tokens
 from scheduler_lib.models import ApiKey, RefreshToken
 
@@ -231,7 +232,7 @@ def test_migration_gives_existing_keys_write(backend, tmp_path, request):
             if step.NAME < "0050":
                 database.execute_sql(
                     f"INSERT INTO schema_migrations VALUES ('{step.NAME}', '2024-01-01')")
-        assert migrations.migrate() == ["0050_security"]
+        assert "0050_security" in migrations.migrate()   # later migrations may follow
         assert [row.scope for row in ApiKey.select()] == ["write"]
     finally:
         close_all()
@@ -447,8 +448,6 @@ def test_client_address_resolution_and_ipv6_buckets():
 
 @SQLITE_ONLY
 def test_database_files_are_owner_only_and_serve_warns_about_wider_ones(tmp_path, caplog):
-    from conftest import instance_settings
-
     from scheduler_lib.server import Instance
 
     old_umask = os.umask(0o022)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import sys
 from pathlib import Path
@@ -36,10 +37,15 @@ def test_the_runtime_set_is_what_serve_imports():
                "playhouse": "peewee", "jwt": "pyjwt", "bcrypt": "bcrypt", "click": "click",
                "urllib3": "urllib3", "websockets": "websockets", "cronsim": "cronsim",
                "jsonschema": "jsonschema", "prometheus_client": "prometheus-client",
-               "psycopg2": "psycopg2-binary"}
+               "psycopg2": "psycopg2-binary", "jsonpath": "python-jsonpath",
+               "re2": "google-re2"}
     imported = set()
     for path in (ROOT / "scheduler_lib").rglob("*.py"):
-        imported |= set(re.findall(r"^\s*(?:import|from) ([a-z_0-9]+)", path.read_text(), re.M))
+        for node in ast.walk(ast.parse(path.read_text())):   # imports, not docstring lines
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
     third_party = imported - set(sys.stdlib_module_names) - {"__future__", "scheduler_lib"}
     assert third_party <= set(modules), "a new third-party import: map it to its package"
     assert {modules[name] for name in third_party} <= runtime

@@ -415,3 +415,103 @@ def test_a_run_in_flight_shows_as_running_never_as_a_failure(server, page):
     # The next run id is still the one the job shows (a run-now does not consume it).
     expect(page.locator("#next-run-id")).to_have_text(
         api_data(server, f"/fetch/{job['id']}")["job_id"])
+
+
+def test_success_rules_in_the_form_the_job_page_and_a_failed_result(server, target, page):
+    """Rules are edited in the job form (add, remove, each type's fields), listed in
+    words on the job page, and a failed result names the rule that failed."""
+    from playwright.sync_api import expect
+
+    r = server.api.post("/fetch/execute", {"name": "hourly", "type": "hours", "value": 1},
+                        token=server.admin.token)
+    assert r.status == 201, r
+    page.goto(f"{server.url}/ui/")
+    page.get_by_label("Username or e-mail", exact=True).fill("admin")
+    page.get_by_label("Password", exact=True).fill(server.admin.password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Jobs")).to_be_visible()
+    page.goto(f"{server.url}/ui/#/jobs/new")
+    page.get_by_label("Name", exact=True).fill("checked")
+    page.get_by_label("Endpoint URL", exact=True).fill(f"{target.url}/ok")
+    page.get_by_label("Schedule", exact=True).select_option(label="hourly — every hour")
+    expect(page.get_by_text("No rules: the expected status alone decides.")).to_be_visible()
+    rows = page.locator(".rule-row")
+    add = page.get_by_role("button", name="Add rule")
+    add.click()
+    first = rows.nth(0)
+    first.get_by_label("Rule", exact=True).select_option("json_path")
+    expect(first.get_by_label("Text", exact=True)).to_be_hidden()
+    first.get_by_label("JSONPath", exact=True).fill("$.ok")
+    first.locator("select[name=rule-op]").select_option("==")
+    first.get_by_label("Value", exact=True).fill("true")
+    add.click()
+    rows.nth(1).get_by_label("Text", exact=True).fill("never there")   # body contains, removed
+    add.click()
+    third = rows.nth(2)
+    third.get_by_label("Rule", exact=True).select_option("max_duration_ms")
+    third.get_by_label("Milliseconds", exact=True).fill("500")
+    add.click()
+    fourth = rows.nth(3)
+    fourth.get_by_label("Rule", exact=True).select_option("header")
+    fourth.get_by_label("Header name", exact=True).fill("Content-Type")
+    fourth.locator("select[name=rule-header-op]").select_option("exists")
+    expect(fourth.get_by_label("Text", exact=True)).to_be_hidden()   # exists takes no value
+    assert page.evaluate(UNLABELLED_CONTROLS) == []
+    rows.nth(1).get_by_role("button", name="Remove").click()
+    expect(rows).to_have_count(3)
+    page.get_by_role("button", name="Create job").click()
+    expect(page.get_by_role("heading", name="checked")).to_be_visible()
+    job_id = int(page.url.rsplit("/", 1)[1])
+    assert api_data(server, f"/fetch/{job_id}")["assertions"] == [
+        {"type": "json_path", "path": "$.ok", "op": "==", "value": True},
+        {"type": "max_duration_ms", "value": 500},
+        {"type": "header", "name": "Content-Type", "op": "exists"}]
+    listed = page.locator("ul.rules li")
+    expect(listed).to_have_text(["$.ok == true", "takes under 500 ms",
+                                 "header Content-Type exists"])
+
+    # Edit: the rows come back filled in; the value becomes the string "true".
+    page.get_by_role("link", name="Edit").click()
+    expect(rows).to_have_count(3)
+    value = rows.nth(0).get_by_label("Value", exact=True)
+    expect(value).to_have_value("true")
+    value.fill('"true"')
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_role("heading", name="checked")).to_be_visible()
+    expect(listed.first).to_have_text('$.ok == "true"')
+    assert api_data(server, f"/fetch/{job_id}")["assertions"][0]["value"] == "true"
+
+    # A run fails on that rule, and the result says which rule and what it got.
+    page.get_by_role("button", name="Run now").click()
+    failed = page.locator("table.results tbody tr[data-result-id]").first
+    expect(failed.locator("td[data-label='Outcome']")).to_have_text("✗ failure")
+    error = failed.locator("td[data-label='Error']")
+    expect(error).to_contain_text('Rule failed: $.ok == "true"')
+    expect(error).to_contain_text("(got true)")
+    expect(error.locator("code")).to_have_text('$.ok == "true"')
+
+
+RULE_WORDS = [
+    {"type": "body_contains", "value": "ok"},
+    {"type": "body_not_contains", "value": "error"},
+    {"type": "body_regex", "value": "^up"},
+    {"type": "json_path", "path": "$.status", "op": "==", "value": "ok"},
+    {"type": "json_path", "path": "$.count", "op": ">=", "value": 5},
+    {"type": "json_path", "path": "$.tags", "op": "contains", "value": ["a", 1]},
+    {"type": "json_path", "path": "$.gone", "op": "not_exists"},
+    {"type": "header", "name": "Content-Type", "op": "contains", "value": "json"},
+    {"type": "header", "name": "X-Id", "op": "exists"},
+    {"type": "max_duration_ms", "value": 500},
+]
+
+
+def test_rules_in_words_match_the_servers(server, page):
+    """The job page's words for a rule are the words a failed result's error uses."""
+    from scheduler_lib.assertions import parse_rules
+
+    page.goto(f"{server.url}/ui/")
+    words = page.evaluate(
+        "async (rules) => { const m = await import('./js/rules.js');"
+        " return rules.map((rule) => m.ruleWords(rule)); }", RULE_WORDS)
+    assert words == [rule.describe() for rule in parse_rules(RULE_WORDS)]
+    assert words[3] == '$.status == "ok"' and words[-1] == "takes under 500 ms"

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..assertions import RULES
+
 COMPONENTS = "#/components/schemas/"
 
 
@@ -82,6 +84,11 @@ HEADER_PRESET = named("HeaderPreset", {
     "required": ["id", "user_id", "name", "headers", "created_at", "updated_at"],
 })
 
+# One success rule: the rule types (components BodyContainsRule, JsonPathRule, …,
+# named by assertions.Rule.schema) told apart by "type".
+ASSERTION = named("Assertion", one_of("type", {name: rule.schema()
+                                               for name, rule in RULES.items()}))
+
 JOB = named("Job", {
     "type": "object",
     "properties": {
@@ -100,12 +107,14 @@ JOB = named("Job", {
                     "description": "An attempt of this job is in flight now."},
         "timeout_seconds": _ID, "max_attempts": _ID, "retry_backoff_seconds": _ID,
         "expected_status": {"type": "array", "items": {"type": ["integer", "string"]}},
+        "assertions": {"type": "array", "items": ASSERTION},
         "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
     },
     "required": ["id", "name", "type", "endpoint", "method", "topic", "payload", "description",
                  "execute_id", "header_id", "is_active", "job_id", "next_run_at",
                  "last_run_at", "last_status", "running", "timeout_seconds", "max_attempts",
-                 "retry_backoff_seconds", "expected_status", "created_at", "updated_at"],
+                 "retry_backoff_seconds", "expected_status", "assertions", "created_at",
+                 "updated_at"],
 })
 
 MEMBER = named("Member", {

@@ -141,9 +141,35 @@ def _message(error: ValidationError, what: str) -> str:
     return f"{subject} {description or 'is invalid'}"
 
 
+def _discriminated(error: ValidationError) -> ValidationError:
+    """For a ``oneOf`` with a ``discriminator``, the error of the variant the value's
+    discriminating property names (else of that property), not of whichever variant
+    looks closest: ``{"type": "json_path", "op": "=="}`` is told that its ``path`` is
+    missing, not that ``type`` should have been ``body_contains``."""
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator != "oneOf" or "discriminator" not in schema:
+        return error
+    path = list(error.absolute_path)
+    if not isinstance(error.instance, dict):
+        return ValidationError("", validator="type", validator_value="object",
+                               instance=error.instance, path=path)
+    name = schema["discriminator"]["propertyName"]
+    if name not in error.instance:
+        return ValidationError("", validator="required", validator_value=[name],
+                               instance=error.instance, path=path)
+    consts = [variant.get("properties", {}).get(name, {}).get("const")
+              for variant in error.validator_value]
+    if error.instance[name] not in consts:
+        return ValidationError("", validator="enum", validator_value=consts,
+                               instance=error.instance[name], path=[*path, name])
+    index = consts.index(error.instance[name])
+    chosen = [e for e in error.context or () if e.relative_schema_path[0] == index]
+    return best_match(_discriminated(e) for e in chosen) or error
+
+
 def validate_body(validator: Draft202012Validator, value: Any) -> Any:
     """Return ``value`` if it satisfies the validator's schema, else raise BadRequest."""
-    error = best_match(validator.iter_errors(value))
+    error = best_match(_discriminated(e) for e in validator.iter_errors(value))
     if error is not None:
         raise BadRequest(_message(error, "Field"))
     return value

@@ -4,7 +4,8 @@
 one job synchronously (the CLI's ``jobs run``). See ``store`` for how runs are
 claimed, ``claims`` for taking over a dead node's runs, ``backend`` for what differs
 between SQLite and PostgreSQL, ``runner`` for what one attempt does, ``executors``
-for the HTTP and WebSocket clients, ``retention`` for pruning old results.
+for the job types (one module each, named in ``executors.registry``), ``retention``
+for pruning old results.
 """
 
 from .dispatcher import Engine

@@ -1,4 +1,5 @@
-"""One attempt of a run, from job to result: build the request, execute it, judge it.
+"""One attempt of a run, from job to result: the executor of the job's type prepares
+the request, executes it and judges the answer.
 
 ``perform`` is what a worker thread does (no database); ``run_job_now`` runs a job
 once, synchronously, in the calling thread, with its retries (the CLI's
@@ -7,7 +8,6 @@ once, synchronously, in the calling thread, with its retries (the CLI's
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -15,23 +15,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .. import __version__
+from ..assertions import Answer, first_failure, parse_rules
 from ..config import Settings
 from ..context import AppContext
-from ..errors import Conflict, NotFound
+from ..errors import BadRequest, Conflict, NotFound
 from ..metrics import RUN_LATENESS, RUNS, RUNS_IN_FLIGHT
 from ..models import JobResult
-from ..services.headers import is_reserved_header
 from ..timeutil import utcnow
 from . import store
-from .executors import Outcome, Request
-from .executors.http import HttpExecutor
-from .executors.ws import WebSocketExecutor
+from .executors import Executor, Outcome
+from .executors.registry import EXECUTORS
 
-__all__ = ["Attempt", "Executors", "build_request", "status_expected", "perform",
-           "retry_at", "run_job_now", "USER_AGENT"]
-
-USER_AGENT = f"scheduler/{__version__}"
+__all__ = ["Attempt", "Executors", "perform", "retry_at", "run_job_now"]
 
 log = logging.getLogger("scheduler.engine")
 
@@ -52,73 +47,31 @@ class Attempt:
 
 
 class Executors:
-    """The engine's executors, shared by every worker."""
+    """One executor per job type (``executors.registry``), shared by every worker."""
 
     def __init__(self, settings: Settings, pool_size: int):
-        cap, deny = settings.fetch.max_response_bytes, settings.fetch.deny_private_networks
-        self.http = HttpExecutor(max_response_bytes=cap, deny_private_networks=deny,
-                                 pool_size=pool_size)
-        self.ws = WebSocketExecutor(max_response_bytes=cap, deny_private_networks=deny)
+        self.by_type: dict[str, Executor] = {
+            name: executor_type.from_settings(settings, pool_size)
+            for name, executor_type in EXECUTORS.items()}
 
-    def execute(self, job_type: str, request: Request) -> Outcome:
-        executor = self.ws if job_type == "websocket" else self.http
-        return executor.execute(request)
+    def __getitem__(self, job_type: str) -> Executor:
+        return self.by_type[job_type]
 
     def close(self) -> None:
-        self.http.close()
+        for executor in self.by_type.values():
+            executor.close()
 
 
-def build_request(job: store.JobSpec, run_id: str, attempt: int) -> Request:
-    """The request of an attempt: preset headers plus the scheduler's own.
-
-    Framing and routing headers are dropped whatever the preset says (presets stored
-    before they were refused may hold them)."""
-    headers = {name: value for name, value in job.headers.items()
-               if not is_reserved_header(name)}
-    payload = job.payload
-    if payload is not None and job.type != "websocket" and not any(
-            name.lower() == "content-type" for name in headers):
-        headers["Content-Type"] = ("application/json" if _is_json(payload)
-                                   else "text/plain; charset=utf-8")
-    for name in [n for n in headers if n.lower() in (
-            "user-agent", "x-scheduler-job-id", "x-scheduler-attempt")]:
-        del headers[name]
-    headers["User-Agent"] = USER_AGENT
-    headers["X-Scheduler-Job-Id"] = run_id
-    headers["X-Scheduler-Attempt"] = str(attempt)
-    return Request(url=job.endpoint, method=job.method or "get", headers=headers,
-                   body=payload, timeout=float(job.timeout_seconds),
-                   allow_private_networks=job.allow_private_networks)
-
-
-def _is_json(text: str) -> bool:
+def _broken_rule(job: store.JobSpec, outcome: Outcome, duration_ms: int) -> str | None:
+    """The error of the job's first success rule that fails on ``outcome``, if any."""
+    if not job.assertions:
+        return None
+    answer = Answer(body=outcome.body, headers=outcome.headers, truncated=outcome.truncated,
+                    duration_ms=duration_ms)
     try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
-
-
-def status_expected(code: int | None, expected: list[Any]) -> bool:
-    """Whether ``code`` is one of ``expected`` (integers and ``"2xx"``-style classes)."""
-    if code is None:
-        return False
-    for item in expected:
-        if isinstance(item, int) and item == code:
-            return True
-        if isinstance(item, str) and item[1:].lower() == "xx" and item[:1] == str(code // 100):
-            return True
-    return False
-
-
-def _judge(job: store.JobSpec, outcome: Outcome) -> tuple[bool, str | None]:
-    if outcome.error is not None:
-        return False, outcome.error
-    if job.type == "websocket":
-        return outcome.status_code == 101, None
-    if status_expected(outcome.status_code, job.expected_status):
-        return True, None
-    return False, f"unexpected status {outcome.status_code}"
+        return first_failure(parse_rules(job.assertions), answer)
+    except BadRequest as exc:   # stored before a rule type changed: say so, do not crash
+        return f"assertions cannot be checked: {exc.message}"
 
 
 def perform(attempt: Attempt, executors: Executors, clock: Any = utcnow) -> store.Finished:
@@ -128,15 +81,16 @@ def perform(attempt: Attempt, executors: Executors, clock: Any = utcnow) -> stor
     started = clock()
     RUN_LATENESS.observe(max(0.0, (started - attempt.scheduled_at).total_seconds()))
     began = time.monotonic()
+    executor = executors[job.type]
     try:
-        outcome = executors.execute(job.type, build_request(job, attempt.run_id,
-                                                             attempt.number))
+        outcome = executor.execute(executor.prepare(job, attempt.run_id, attempt.number))
     except Exception as exc:  # an executor bug must not lose the record
         outcome = Outcome(error=f"internal error: {type(exc).__name__}: {exc}")
     finally:
         RUNS_IN_FLIGHT.dec()
     elapsed = time.monotonic() - began
-    success, error = _judge(job, outcome)
+    error = executor.judge(job, outcome) or _broken_rule(job, outcome, round(elapsed * 1000))
+    success = error is None
     (_RUNS_SUCCEEDED if success else _RUNS_FAILED).inc()
     _log_attempt(attempt, success, outcome.status_code, error, elapsed, started)
     response = outcome.body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")

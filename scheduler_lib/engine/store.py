@@ -36,7 +36,7 @@ import logging
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -80,6 +80,7 @@ class JobSpec:
     max_attempts: int
     retry_backoff_seconds: int
     expected_status: list[Any]
+    assertions: list[dict[str, Any]] = field(default_factory=list)
     # Exempt from fetch.deny_private_networks: everyone who may change the job
     # (its owners and editors) is a superuser.
     allow_private_networks: bool = False
@@ -115,10 +116,10 @@ class Finished:
 # What ``job_from_row`` reads, from a query on ``JOB_FROM`` (other columns may follow).
 JOB_COLUMNS = ("j.id, j.name, j.type, j.endpoint, j.method, j.payload, h.headers, "
                 "j.timeout_seconds, j.max_attempts, j.retry_backoff_seconds, "
-                "j.expected_status, NOT EXISTS (SELECT 1 FROM job_members m "
+                "j.expected_status, j.assertions, NOT EXISTS (SELECT 1 FROM job_members m "
                 "JOIN users u ON u.id = m.user_id WHERE m.fetch_id = j.id "
                 "AND m.role IN ('owner', 'editor') AND NOT u.is_superuser)")
-JOB_WIDTH = 12   # columns of JOB_COLUMNS: the columns after them start here
+JOB_WIDTH = 13   # columns of JOB_COLUMNS: the columns after them start here
 JOB_FROM = ("jobs j JOIN schedules s ON s.id = j.execute_id "
              "LEFT JOIN header_presets h ON h.id = j.header_id")
 _LEASE_FREE = "(j.lease_owner IS NULL OR j.lease_expires_at < ?)"
@@ -149,7 +150,7 @@ def job_from_row(row: tuple[Any, ...]) -> JobSpec:
         headers=json.loads(headers) if isinstance(headers, str) else dict(headers or {}),
         timeout_seconds=row[7], max_attempts=row[8], retry_backoff_seconds=row[9],
         expected_status=json.loads(expected) if isinstance(expected, str) else list(expected),
-        allow_private_networks=bool(row[11]))
+        assertions=json.loads(row[11]), allow_private_networks=bool(row[12]))
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import peewee
 
+from ..assertions import parse_rules
 from ..context import AppContext
 from ..db import database
 from ..errors import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
@@ -30,7 +31,7 @@ from .schedules import plan_next_run, usable_schedule
 
 __all__ = ["JOB_TYPES", "METHODS", "STATUS_CLASSES", "PRESET_OWNER_RULE", "list_jobs",
            "jobs_json", "create_job", "get_job", "get_job_by_run_id", "update_job", "delete_job",
-           "request_run", "payload_text", "check_expected_status"]
+           "request_run", "payload_text", "check_expected_status", "check_assertions"]
 
 JOB_TYPES = {"rest": ("http", "https"), "websocket": ("ws", "wss")}
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -63,6 +64,13 @@ def check_expected_status(values: list[Any]) -> list[Any]:
             raise BadRequest(f"Field 'expected_status[{index}]' must be a status code 100-599 "
                              'or one of "1xx"…"5xx"')
     return values
+
+
+def check_assertions(rules: list[Any]) -> list[Any]:
+    """Success rules as given, once each one parses (BadRequest naming
+    ``assertions[i].field`` otherwise)."""
+    parse_rules(rules)
+    return rules
 
 
 def _check_endpoint(kind: str, endpoint: str) -> str:
@@ -143,7 +151,7 @@ def create_job(ctx: AppContext, user: User, body: dict[str, Any], *,
         timeout_seconds=body.get("timeout_seconds", 10), max_attempts=body.get("max_attempts", 1),
         retry_backoff_seconds=body.get("retry_backoff_seconds", 5),
         expected_status=check_expected_status(body.get("expected_status", ["2xx"])),
-        created_at=now, updated_at=now)
+        assertions=check_assertions(body.get("assertions", [])), created_at=now, updated_at=now)
     try:
         with database.atomic():
             _check_job_limit(ctx, user)
@@ -220,6 +228,8 @@ def update_job(ctx: AppContext, user: User, job_id: int, changes: dict[str, Any]
                 assign(Job.payload, payload_text(changes["payload"]))
             if "expected_status" in changes:
                 assign(Job.expected_status, check_expected_status(changes["expected_status"]))
+            if "assertions" in changes:
+                assign(Job.assertions, check_assertions(changes["assertions"]))
             for name in _PLAIN_FIELDS:
                 if name in changes:
                     assign(getattr(Job, name), changes[name])

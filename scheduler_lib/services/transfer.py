@@ -8,7 +8,8 @@ The document (``FORMAT``, version ``VERSION``)::
      "headers":   [{"ref": 1, "owner": "alice", "name", "headers": {…}}],
      "jobs":      [{"name", "type", "endpoint", "method", "topic", "payload",
                     "description", "is_active", "timeout_seconds", "max_attempts",
-                    "retry_backoff_seconds", "expected_status", "execute_ref": 1,
+                    "retry_backoff_seconds", "expected_status", "assertions",
+                    "execute_ref": 1,
                     "header_ref": null, "members": [{"username": "alice", "role": "owner"}]}]}
 
 ``ref`` numbers only tie jobs to schedules and presets inside the document (they are
@@ -67,7 +68,7 @@ KINDS = tuple(section.kind for section in SECTIONS)
 _SCHEDULE_FIELDS = ("name", "is_repeat", "type", "value", "cron", "timezone")
 _JOB_FIELDS = ("name", "type", "endpoint", "method", "topic", "payload", "description",
                "is_active", "timeout_seconds", "max_attempts", "retry_backoff_seconds",
-               "expected_status")
+               "expected_status", "assertions")
 
 Check = Callable[[str, dict[str, Any]], Any]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...assertions import MAX_RULES
 from ...services import jobs
 from ...services.jobs import JOB_TYPES, STATUS_CLASSES
 from .. import schemas
@@ -30,6 +31,8 @@ _FIELDS = {
     "max_attempts": {"type": "integer", "minimum": 1, "maximum": 10},
     "retry_backoff_seconds": {"type": "integer", "minimum": 0, "maximum": 86400},
     "expected_status": {"type": "array", "minItems": 1, "maxItems": 100, "items": _STATUS},
+    "assertions": {"type": "array", "maxItems": MAX_RULES, "items": schemas.ASSERTION,
+                   "description": "Success rules, checked after expected_status."},
 }
 _ALL = {"all": {"type": "boolean", "default": False,
                 "description": "Every job (superusers only)."}}

@@ -9,6 +9,7 @@ import {
   statusPill, timeEl,
 } from "../dom.js";
 import {confirmed, pageOf, pager} from "../parts.js";
+import {errorText, rulesList} from "../rules.js";
 
 const ROLES = ["owner", "editor", "viewer"];
 const RESULTS_REFRESH_MS = 3000;
@@ -48,7 +49,7 @@ function resultRow(result) {
     h("td", {"data-label": "Attempt"}, result.attempt ?? "—"),
     h("td", {"data-label": "Duration"}, formatDuration(result.duration_ms)),
     h("td", {"data-label": "Lateness"}, late === null ? "—" : formatDuration(late)),
-    result.error ? h("td", {"data-label": "Error", class: "error-text"}, result.error)
+    result.error ? h("td", {"data-label": "Error", class: "error-text"}, errorText(result.error))
       : h("td", {"data-label": "Error", class: "muted"}, "—"),
     h("td", {"data-label": "Response", class: "response"}, details));
 }
@@ -276,6 +277,7 @@ export async function render(ctx) {
     ["Timeout", `${job.timeout_seconds} s`],
     ["Attempts", `${job.max_attempts} (backoff ${job.retry_backoff_seconds} s, doubling)`],
     ["Expected status", (job.expected_status || []).join(", ")],
+    ["Success rules", rulesList(job.assertions)],
     ["Topic", job.topic],
     ["Description", job.description],
     ["Payload", job.payload ? h("pre", {tabindex: "0"}, pretty(job.payload)) : null],

@@ -1,8 +1,10 @@
-// Create or edit a job: endpoint, method, schedule, header preset, payload, retries.
+// Create or edit a job: endpoint, method, schedule, header preset, payload, retries,
+// success rules.
 
 import {api} from "../api.js";
 import {checkbox, errorBox, field, h, scheduleWords} from "../dom.js";
 import {listAll} from "../parts.js";
+import {rulesEditor} from "../rules.js";
 
 const METHODS = ["get", "post", "put", "patch", "delete"];
 
@@ -32,7 +34,8 @@ export async function render(ctx) {
     listAll("/fetch/header"),
   ]);
   const original = job || {type: "rest", method: "get", is_active: true, timeout_seconds: 10,
-    max_attempts: 1, retry_backoff_seconds: 5, expected_status: ["2xx"], description: "",
+    max_attempts: 1, retry_backoff_seconds: 5, expected_status: ["2xx"], assertions: [],
+    description: "",
     execute_id: schedules.length ? schedules[0].id : null, header_id: null, payload: null,
     topic: null};
   const errors = errorBox();
@@ -69,6 +72,7 @@ export async function render(ctx) {
     value: String(original.retry_backoff_seconds)});
   const expected = h("input", {name: "expected_status",
     value: (original.expected_status || []).join(", ")});
+  const rules = rulesEditor(original.assertions);
   const active = checkbox("Active (runs on its schedule)", {name: "is_active", checked: original.is_active});
   const methodField = field("Method", method);
   const syncType = () => { methodField.hidden = type.value !== "rest"; };
@@ -84,7 +88,8 @@ export async function render(ctx) {
       topic: topic.value === "" ? null : topic.value,
       timeout_seconds: intOrError(timeout, "Timeout"), max_attempts: intOrError(attempts, "Attempts"),
       retry_backoff_seconds: intOrError(backoff, "Retry backoff"),
-      expected_status: parseExpected(expected.value), is_active: active.input.checked,
+      expected_status: parseExpected(expected.value), assertions: rules.collect(),
+      is_active: active.input.checked,
     };
     if (body.type === "rest") body.method = method.value;
     if (!body.name) throw new Error("Name: give the job a name.");
@@ -117,6 +122,7 @@ export async function render(ctx) {
         field("Retry backoff (seconds)", backoff, "Doubles after each failed attempt."),
         field("Expected status", expected, "Codes or classes that count as success: 2xx, 301."),
         field("Topic", topic))),
+    rules.el,
     active.el,
     h("div", {class: "actions"}, submit,
       h("a", {class: "btn secondary", href: editing ? `#/jobs/${id}` : "#/jobs"}, "Cancel")));

@@ -1,4 +1,4 @@
-"""REST attempts over one pooled urllib3 client.
+"""The ``rest`` job type: attempts over one pooled urllib3 client.
 
 The pool is shared by every worker (connections to a target are reused). Redirects
 are not followed (a 3xx is the answer), the body is read up to the configured cap,
@@ -8,9 +8,11 @@ timeout.
 
 from __future__ import annotations
 
+import json
 import socket
 import ssl
 import time
+from typing import TYPE_CHECKING, Any
 
 import urllib3
 from urllib3.exceptions import (
@@ -24,9 +26,13 @@ from urllib3.exceptions import (
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from ... import netguard
-from . import Outcome, PrivateAddressError, Request, timeout_text
+from . import Outcome, PrivateAddressError, Request, scheduler_headers, timeout_text
 
-__all__ = ["HttpExecutor"]
+if TYPE_CHECKING:
+    from ...config import Settings
+    from ..store import JobSpec
+
+__all__ = ["HttpExecutor", "status_expected"]
 
 _CHUNK = 64 * 1024
 _PARSED_URLS = 4096     # parsed target URLs kept (a job's URL is parsed once)
@@ -52,9 +58,34 @@ class HttpExecutor:
             num_pools=256, maxsize=pool_size, block=False, retries=False)
         self._parsed: dict[str, urllib3.util.Url] = {}
 
+    @classmethod
+    def from_settings(cls, settings: Settings, pool_size: int) -> HttpExecutor:
+        return cls(max_response_bytes=settings.fetch.max_response_bytes,
+                   deny_private_networks=settings.fetch.deny_private_networks,
+                   pool_size=pool_size)
+
     def close(self) -> None:
         self.pool.clear()
         self.guarded_pool.clear()
+
+    def prepare(self, job: JobSpec, run_id: str, attempt: int) -> Request:
+        """The job's method and payload; a payload without a preset Content-Type is
+        labelled JSON when it parses as JSON, else plain text."""
+        headers = scheduler_headers(job, run_id, attempt)
+        if job.payload is not None and not any(
+                name.lower() == "content-type" for name in headers):
+            headers["Content-Type"] = ("application/json" if _is_json(job.payload)
+                                       else "text/plain; charset=utf-8")
+        return Request(url=job.endpoint, method=job.method or "get", headers=headers,
+                       body=job.payload, timeout=float(job.timeout_seconds),
+                       allow_private_networks=job.allow_private_networks)
+
+    def judge(self, job: JobSpec, outcome: Outcome) -> str | None:
+        if outcome.error is not None:
+            return outcome.error
+        if status_expected(outcome.status_code, job.expected_status):
+            return None
+        return f"unexpected status {outcome.status_code}"
 
     def execute(self, request: Request) -> Outcome:
         """Perform ``request``; never raises for the target's failures."""
@@ -117,6 +148,26 @@ class HttpExecutor:
                 return b"".join(parts)[:cap], True
             if response.length_remaining == 0:   # the whole Content-Length read
                 return b"".join(parts), False
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def status_expected(code: int | None, expected: list[Any]) -> bool:
+    """Whether ``code`` is one of ``expected`` (integers and ``"2xx"``-style classes)."""
+    if code is None:
+        return False
+    for item in expected:
+        if isinstance(item, int) and item == code:
+            return True
+        if isinstance(item, str) and item[1:].lower() == "xx" and item[:1] == str(code // 100):
+            return True
+    return False
 
 
 def _root(exc: BaseException) -> BaseException:

@@ -1,4 +1,4 @@
-"""WebSocket attempts with the ``websockets`` sync client.
+"""The ``websocket`` job type: attempts with the ``websockets`` sync client.
 
 Connect (headers on the handshake), send the payload as one text message, then
 collect messages until the server closes or the job's timeout ends the collection.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ssl
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from websockets.exceptions import (
@@ -22,8 +23,12 @@ from websockets.exceptions import (
 from websockets.sync.client import ClientConnection, connect
 
 from ... import netguard
-from . import Outcome, PrivateAddressError, Request, timeout_text
-from .http import describe_failure
+from . import Outcome, PrivateAddressError, Request, scheduler_headers, timeout_text
+from .rest import describe_failure
+
+if TYPE_CHECKING:
+    from ...config import Settings
+    from ..store import JobSpec
 
 __all__ = ["WebSocketExecutor", "SEPARATOR"]
 
@@ -34,6 +39,27 @@ class WebSocketExecutor:
     def __init__(self, *, max_response_bytes: int, deny_private_networks: bool = False):
         self.max_response_bytes = max_response_bytes
         self.deny_private_networks = deny_private_networks
+
+    @classmethod
+    def from_settings(cls, settings: Settings, pool_size: int) -> WebSocketExecutor:
+        """``pool_size`` does not apply: every attempt opens its own connection."""
+        return cls(max_response_bytes=settings.fetch.max_response_bytes,
+                   deny_private_networks=settings.fetch.deny_private_networks)
+
+    def close(self) -> None:
+        """Nothing pooled to release."""
+
+    def prepare(self, job: JobSpec, run_id: str, attempt: int) -> Request:
+        """The payload is sent as one text message after connecting."""
+        return Request(url=job.endpoint, headers=scheduler_headers(job, run_id, attempt),
+                       body=job.payload, timeout=float(job.timeout_seconds),
+                       allow_private_networks=job.allow_private_networks)
+
+    def judge(self, job: JobSpec, outcome: Outcome) -> str | None:
+        """Success is a handshake (101) with no error after it, however it ended."""
+        if outcome.error is not None:
+            return outcome.error
+        return None if outcome.status_code == 101 else f"unexpected status {outcome.status_code}"
 
     def execute(self, request: Request) -> Outcome:
         """Perform ``request``; never raises for the target's failures."""
