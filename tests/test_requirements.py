@@ -37,11 +37,10 @@ def test_the_runtime_set_is_what_serve_imports():
                "playhouse": "peewee", "jwt": "pyjwt", "bcrypt": "bcrypt", "click": "click",
                "urllib3": "urllib3", "websockets": "websockets", "cronsim": "cronsim",
                "jsonschema": "jsonschema", "prometheus_client": "prometheus-client",
-               "psycopg2": "psycopg2-binary", "jsonpath": "python-jsonpath",
-               "re2": "google-re2"}
+               "psycopg2": "psycopg2-binary", "re2": "google-re2", "jsonpath": "python-jsonpath"}
     imported = set()
     for path in (ROOT / "scheduler_lib").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):   # imports, not docstring lines
+        for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 imported |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
