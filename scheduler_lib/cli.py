@@ -277,10 +277,11 @@ def jobs_run(ctx: click.Context, config_path: str | None, job_id: int) -> None:
 @_guarded
 def export(ctx: click.Context, config_path: str | None, output: str,
            username: str | None) -> None:
-    """Write schedules, header presets and jobs as one JSON document."""
+    """Write schedules, header presets, channels (without secrets) and jobs (with their
+    notifications) as one JSON document."""
     from .services.transfer import export_data
-    _open(_settings(ctx, config_path, {}))
-    document = export_data(username)
+    app_ctx = _open(_settings(ctx, config_path, {}))
+    document = export_data(app_ctx, username)
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if output == "-":
         click.echo(text, nl=False)
@@ -293,7 +294,8 @@ def export(ctx: click.Context, config_path: str | None, output: str,
             fh.write(text)
     if output != "-":
         click.echo(f"Exported {len(document['schedules'])} schedule(s), "
-                   f"{len(document['headers'])} header preset(s), {len(document['jobs'])} "
+                   f"{len(document['headers'])} header preset(s), "
+                   f"{len(document['channels'])} channel(s), {len(document['jobs'])} "
                    f"job(s) to {output}.", err=True)
 
 
@@ -301,7 +303,8 @@ def _body_check() -> Callable[[str, dict[str, Any]], Any]:
     """The API's own request-body validation for imported items (one source of truth)."""
     from .api.app import all_routes
     from .api.validation import validate_body, validator_for
-    paths = {"schedule": "/fetch/execute", "header": "/fetch/header", "job": "/fetch"}
+    paths = {"schedule": "/fetch/execute", "header": "/fetch/header", "job": "/fetch",
+             "channel": "/notify/channel", "subscription": "/fetch/{fetch_id}/notify"}
     bodies = {route.path: route.body for route in all_routes()
               if route.method == "POST" and route.body is not None}
     validators = {kind: validator_for(bodies[path]) for kind, path in paths.items()}
@@ -317,7 +320,7 @@ def _body_check() -> Callable[[str, dict[str, Any]], Any]:
 @_guarded
 def import_(ctx: click.Context, config_path: str | None, source: Any,
             owner: str | None) -> None:
-    """Create the schedules, header presets and jobs of an export (idempotent).
+    """Create the schedules, header presets, channels and jobs of an export (idempotent).
 
     SOURCE is a file written by `scheduler export` (default: standard input). What
     exists already (same owner, name and content) is reused, not duplicated.

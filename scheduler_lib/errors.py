@@ -11,6 +11,7 @@
         ├── PayloadTooLarge        413 body over server.max_body_bytes
         ├── UnsupportedMediaType   415 body is not JSON
         ├── TooManyRequests        429 throttled (may carry Retry-After)
+        ├── BadGateway             502 a remote service (a notification channel) failed
         └── ServiceUnavailable     503 not ready
 
 The API renders an ApiError as the JSON envelope with its status and message; any
@@ -22,7 +23,7 @@ from __future__ import annotations
 __all__ = [
     "SchedulerError", "ConfigError", "ApiError", "BadRequest", "Unauthorized",
     "Forbidden", "NotFound", "Conflict", "PayloadTooLarge", "UnsupportedMediaType",
-    "TooManyRequests", "ServiceUnavailable",
+    "TooManyRequests", "BadGateway", "ServiceUnavailable",
 ]
 
 
@@ -82,6 +83,11 @@ class UnsupportedMediaType(ApiError):
 class TooManyRequests(ApiError):
     status = 429
     default_message = "Too many requests"
+
+
+class BadGateway(ApiError):
+    status = 502
+    default_message = "Bad gateway"
 
 
 class ServiceUnavailable(ApiError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = ["REQUESTS", "REQUEST_LATENCY", "RUNS", "RUN_LATENESS", "RUNS_IN_FLIGHT",
-           "RUNS_WAITING", "ACTIVE_JOBS"]
+           "RUNS_WAITING", "ACTIVE_JOBS", "DELIVERIES", "DELIVERY_LATENCY"]
 
 REQUESTS = Counter("scheduler_http_requests_total", "HTTP requests by route and status.",
                    ["method", "route", "status"])
@@ -22,3 +22,11 @@ RUN_LATENESS = Histogram(
 RUNS_IN_FLIGHT = Gauge("scheduler_job_runs_in_flight", "Job runs executing now.")
 RUNS_WAITING = Gauge("scheduler_job_runs_waiting", "Runs that are due but wait for a worker.")
 ACTIVE_JOBS = Gauge("scheduler_active_jobs", "Jobs that are active.")
+DELIVERIES = Counter(
+    "scheduler_notify_deliveries_total",
+    "Notification delivery tries by channel type and outcome (sent, retry, failed).",
+    ["channel_type", "outcome"])
+DELIVERY_LATENCY = Histogram(
+    "scheduler_notify_delivery_latency_seconds",
+    "From the event (a run's end) to its delivery being sent, by channel type.",
+    ["channel_type"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))

@@ -26,7 +26,7 @@ from .timeutil import iso
 __all__ = [
     "BaseModel", "AppSetting", "User", "RefreshToken", "RevokedToken", "ApiKey",
     "Schedule", "HeaderPreset", "Job", "job_json", "JobMember", "JobResult", "IN_FLIGHT",
-    "running_jobs", "ALL_MODELS",
+    "running_jobs", "Channel", "Subscription", "Delivery", "ALL_MODELS",
 ]
 
 
@@ -228,6 +228,10 @@ class Job(BaseModel):
     retry_backoff_seconds = peewee.IntegerField(default=5)
     expected_status = JSONField(default=lambda: ["2xx"])
     assertions = JSONField(default=list)
+    consecutive_failures = peewee.IntegerField(default=0)
+    alert_after_failures = peewee.IntegerField(default=1)
+    pause_after_failures = peewee.IntegerField(default=0)
+    failure_alerted = peewee.BooleanField(default=False)
     # A run-now request waiting to start: its run id and when it was asked for.
     run_requested_id = peewee.CharField(null=True)
     run_requested_at = peewee.DateTimeField(null=True)
@@ -271,6 +275,9 @@ def job_json(row: dict[str, Any], *, running: bool) -> dict[str, Any]:
         "retry_backoff_seconds": get("retry_backoff_seconds"),
         "expected_status": get("expected_status"),
         "assertions": get("assertions"),
+        "consecutive_failures": get("consecutive_failures"),
+        "alert_after_failures": get("alert_after_failures"),
+        "pause_after_failures": get("pause_after_failures"),
         "created_at": iso(get("created_at")),
         "updated_at": iso(get("updated_at")),
     }
@@ -358,6 +365,88 @@ class JobResult(BaseModel):
         }
 
 
+class Channel(BaseModel):
+    """Where notifications go (``notify/channels``); ``secret`` signs webhooks."""
+    id = peewee.BigAutoField()
+    user = peewee.ForeignKeyField(User, column_name="user_id", on_delete="CASCADE")
+    user_id: int
+    name = peewee.CharField()
+    type = peewee.CharField()
+    target = peewee.TextField()
+    secret = peewee.CharField(null=True)
+    created_at = peewee.DateTimeField()
+    updated_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "notify_channels"
+
+
+class Subscription(BaseModel):
+    """A channel subscribed to a job's events."""
+    id = peewee.BigAutoField()
+    job = peewee.ForeignKeyField(Job, column_name="fetch_id", object_id_name="job_id",
+                                 on_delete="CASCADE")
+    job_id: int
+    channel = peewee.ForeignKeyField(Channel, column_name="channel_id", on_delete="CASCADE")
+    channel_id: int
+    user = peewee.ForeignKeyField(User, column_name="user_id", on_delete="CASCADE")
+    user_id: int
+    events = JSONField()
+    created_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "notify_subscriptions"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "fetch_id": self.job_id,
+            "channel_id": self.channel_id,
+            "user_id": self.user_id,
+            "events": self.events,
+            "created_at": iso(self.created_at),
+        }
+
+
+class Delivery(BaseModel):
+    """One event for one channel: the outbox row and its delivery log."""
+    id = peewee.BigAutoField()
+    delivery_id = peewee.CharField()
+    channel = peewee.ForeignKeyField(Channel, column_name="channel_id", on_delete="CASCADE")
+    channel_id: int
+    # None once the job is deleted (the log keeps what was sent).
+    job = peewee.ForeignKeyField(Job, column_name="fetch_id", object_id_name="job_id", null=True,
+                                 on_delete="SET NULL")
+    job_id: int | None
+    event = peewee.CharField()
+    facts = JSONField()
+    status = peewee.CharField()
+    attempts = peewee.IntegerField(default=0)
+    error = peewee.TextField(null=True)
+    next_attempt_at = peewee.DateTimeField(null=True)
+    claimed_by = peewee.CharField(null=True)
+    claim_expires_at = peewee.DateTimeField(null=True)
+    created_at = peewee.DateTimeField()
+    sent_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "notify_deliveries"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "delivery_id": self.delivery_id,
+            "channel_id": self.channel_id,
+            "fetch_id": self.job_id,
+            "event": self.event,
+            "status": self.status,
+            "attempts": self.attempts,
+            "error": self.error,
+            "created_at": iso(self.created_at),
+            "sent_at": iso(self.sent_at),
+        }
+
+
 IN_FLIGHT = JobResult.started_at.is_null(False) & JobResult.finished_at.is_null()
 
 
@@ -371,4 +460,4 @@ def running_jobs(job_ids: list[int]) -> set[int]:
 
 
 ALL_MODELS = (AppSetting, User, RefreshToken, RevokedToken, ApiKey, Schedule,
-              HeaderPreset, Job, JobMember, JobResult)
+              HeaderPreset, Job, JobMember, JobResult, Channel, Subscription, Delivery)

@@ -1,4 +1,4 @@
-"""One running instance: the HTTP server (Cheroot) and, later, the engine.
+"""One running instance: the HTTP server (Cheroot), the engine and the notification sender.
 
 ``Instance.start()`` binds and serves in a background thread and returns, which is
 what tests and ``serve`` both use; ``run_until_signalled`` adds SIGTERM/SIGINT
@@ -23,6 +23,8 @@ from .api.routing import envelope
 from .config import Settings
 from .db import close_all, describe_url, exposed_database_files, open_database, release_connection
 from .engine import Engine
+from .engine.dispatcher import default_node_id
+from .notify.sender import Sender
 from .services.setup import prepare
 
 __all__ = ["Instance", "tune_cheroot", "HEADERS_TOO_LARGE", "with_security_headers"]
@@ -113,6 +115,9 @@ class Instance:
         if settings.scheduler.enabled:
             self.engine = Engine(settings)
             self.ctx.engine = self.engine
+        # Every node sends notifications (API-only nodes too): the outbox's claims
+        # share the work.
+        self.sender = Sender(settings, self.engine.node_id if self.engine else default_node_id())
 
     @property
     def port(self) -> int:
@@ -121,10 +126,13 @@ class Instance:
     def start(self) -> None:
         """Bind, then serve in a background thread."""
         self.http.prepare()
+        if not self.settings.server.public_url:   # links name the port actually bound
+            self.sender.public_url = f"http://{self.settings.server.host}:{self.port}"
         self._thread = threading.Thread(target=self.http.serve, name="http", daemon=True)
         self._thread.start()
         if self.engine is not None:
             self.engine.start()
+        self.sender.start()
         log.info("serving on http://%s:%d (database %s)", self.settings.server.host, self.port,
                  describe_url(self.settings.database.url))
 
@@ -139,6 +147,7 @@ class Instance:
             self._thread.join(timeout=10)
         if self.engine is not None:
             self.engine.stop()
+        self.sender.stop()
         close_all()
         log.info("stopped")
 

@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from helpers.backends import PostgresCluster, ScratchDatabase, selected_backends, session_database
+from helpers.http import free_port
 from helpers.instance import RunningServer, instance_settings
-from helpers.serve import ServeProcess
-from helpers.targets import HttpTarget, WsTarget
+from helpers.serve import ServeProcess, serve_environment
+from helpers.targets import HttpTarget, Inbox, WsTarget
 
 from scheduler_lib.server import Instance
 
@@ -136,6 +138,20 @@ def serve_process(tmp_path: Path) -> Iterator[Callable[..., ServeProcess]]:
 
 
 @pytest.fixture
+def serving(serve_process: Callable[..., ServeProcess],
+            tmp_path: Path) -> Callable[..., ServeProcess]:
+    """Start `scheduler.py serve` on the test's SQLite file ``tmp_path/scheduler.db``
+    (``SCHEDULER_…`` variables as keywords; one log for every start), ready and logged
+    in as the admin."""
+    def start(**env: str) -> ServeProcess:
+        node = serve_process(serve_environment(f"sqlite:///{tmp_path / 'scheduler.db'}",
+                                               **env))
+        node.wait_ready().login()
+        return node
+    return start
+
+
+@pytest.fixture
 def http_target() -> Iterator[HttpTarget]:
     """A local HTTP server recording what it gets (``helpers/targets.py``)."""
     with HttpTarget() as target:
@@ -147,3 +163,16 @@ def ws_target() -> Iterator[WsTarget]:
     """A local WebSocket server recording what it gets (``helpers/targets.py``)."""
     with WsTarget() as target:
         yield target
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server (aiosmtpd) on a free port: its ``Inbox`` and the port."""
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()

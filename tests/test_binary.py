@@ -265,6 +265,15 @@ def test_serve_answers_runs_jobs_and_stops_on_sigterm(installed: Installed, data
         # The footprint target for memory holds even after those runs.
         assert rss_mib(server) < RSS_LIMIT_MIB
 
+        # Apprise finds its plugins inside the executable: a json:// channel delivers.
+        target = http_target.url.split("//", 1)[1]
+        r = api.post("/notify/channel", {"name": "apprise", "type": "apprise",
+                                         "target": f"json://{target}/apprise"}, token=token)
+        assert r.status == 201, r
+        r = api.post(f"/notify/channel/{r.data['id']}/test", token=token)
+        assert r.status == 200, r
+        assert any(req.path == "/apprise" for req in http_target.requests)
+
         # prometheus-client is inside too, and counted those runs.
         r = api.get("/metrics", token=token)
         assert r.status == 200, r

@@ -128,11 +128,13 @@ def test_import_is_idempotent_and_export_round_trips(run, tmp_path):
     source = tmp_path / "in.json"
     source.write_text(world("http://127.0.0.1:9/never"))
     first = ok(run("import", str(source)))
-    assert first.strip() == ("Created 2 schedule(s), 1 header preset(s), 2 job(s); "
-                             "already present: 0 schedule(s), 0 header preset(s), 0 job(s).")
+    assert first.strip() == ("Created 2 schedule(s), 1 header preset(s), 0 channel(s), "
+                             "2 job(s), 0 notification(s); already present: 0 schedule(s), "
+                             "0 header preset(s), 0 channel(s), 0 job(s), 0 notification(s).")
     again = ok(run("import", input=source.read_text()))   # from stdin
-    assert again.strip() == ("Created 0 schedule(s), 0 header preset(s), 0 job(s); "
-                             "already present: 2 schedule(s), 1 header preset(s), 2 job(s).")
+    assert again.strip() == ("Created 0 schedule(s), 0 header preset(s), 0 channel(s), "
+                             "0 job(s), 0 notification(s); already present: 2 schedule(s), "
+                             "1 header preset(s), 0 channel(s), 2 job(s), 0 notification(s).")
 
     exported = json.loads(ok(run("export")))
     assert exported["format"] == "scheduler-export" and exported["version"] == 1
@@ -158,8 +160,48 @@ def test_import_is_idempotent_and_export_round_trips(run, tmp_path):
     bobs = json.loads(out_file.read_text())
     assert [j["name"] for j in bobs["jobs"]] == ["probe"]
     assert [s["name"] for s in bobs["schedules"]] == ["hourly"]   # travels with the job
-    assert "Created 0 schedule(s), 0 header preset(s), 0 job(s)" in \
+    assert "Created 0 schedule(s), 0 header preset(s), 0 channel(s), 0 job(s)" in \
         ok(run("import", str(out_file)))
+
+
+def test_channels_and_notifications_travel_without_secrets(run):
+    add_user(run, "alice")
+    doc = json.loads(world("http://127.0.0.1:9/never"))
+    doc["channels"] = [
+        {"ref": 1, "owner": "alice", "name": "hook", "type": "webhook",
+         "target": "https://hooks.example.com/a"},
+        {"ref": 2, "owner": "alice", "name": "slack", "type": "apprise",
+         "target": "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ"},
+        {"ref": 3, "owner": "alice", "name": "mail", "type": "email",
+         "target": "ops@example.com"},
+    ]
+    doc["jobs"][0]["alert_after_failures"] = 3
+    doc["jobs"][0]["notifications"] = [
+        {"channel_ref": 1, "username": "alice", "events": ["failure", "recovery"]},
+        {"channel_ref": 2, "username": "alice", "events": ["paused"]},
+        {"channel_ref": 3, "username": "alice", "events": ["failure"]}]
+    result = run("import", input=json.dumps(doc))
+    assert result.exit_code == 0, result.output
+    assert "2 channel(s), 2 job(s), 2 notification(s);" in result.stdout
+    assert "channels[2]: E-mail is not configured on this server; left out" in result.stderr
+    exported = ok(run("export"))
+    assert "TIiajkdnlazkcOXrIdevi7FQ" not in exported and "whsec_" not in exported
+    again = json.loads(exported)
+    assert [(c["name"], c["type"]) for c in again["channels"]] == [("hook", "webhook"),
+                                                                   ("slack", "apprise")]
+    assert "****" in again["channels"][1]["target"]
+    probe = again["jobs"][0]
+    assert probe["alert_after_failures"] == 3
+    refs = {c["ref"]: c["name"] for c in again["channels"]}
+    assert [(refs[n["channel_ref"]], n["events"]) for n in probe["notifications"]] == [
+        ("hook", ["failure", "recovery"]), ("slack", ["paused"])]
+    # The export imports again as a no-op, but a masked Apprise URL is no channel.
+    result = run("import", input=exported)
+    assert result.exit_code == 0, result.output
+    assert "Created 0 schedule(s), 0 header preset(s), 0 channel(s), 0 job(s), " \
+        "0 notification(s); already present: 2 schedule(s), 1 header preset(s), " \
+        "1 channel(s), 2 job(s), 1 notification(s)." in result.stdout
+    assert "without its secrets; create this channel again by hand" in result.stderr
 
 
 def test_import_refuses_a_bad_success_rule_and_changes_nothing(run):
@@ -187,7 +229,7 @@ def test_import_into_another_database_with_missing_users(run, tmp_path):
         "Error: schedules[0] (hourly): no user named 'alice' here (use --owner)"
     result = run("import", "--owner", "carol", input=exported, SCHEDULER_DATABASE_URL=other)
     assert result.exit_code == 0, result.output
-    assert "Created 2 schedule(s), 1 header preset(s), 2 job(s)" in result.stdout
+    assert "Created 2 schedule(s), 1 header preset(s), 0 channel(s), 2 job(s)" in result.stdout
     assert "member 'bob' does not exist here" in result.stderr
     listed = json.loads(ok(run("jobs", "list", "--json", "--user", "carol",
                                SCHEDULER_DATABASE_URL=other)))

@@ -26,6 +26,8 @@ PRODUCT_KEYS = [
     "retention.max_runs_per_job", "retention.max_age_days", "bootstrap.username",
     "bootstrap.email", "bootstrap.password", "log.level", "log.format",
     "server.max_header_bytes", "server.trusted_proxies", "limits.max_jobs_per_user",
+    "server.public_url", "smtp.host", "smtp.port", "smtp.username", "smtp.password",
+    "smtp.from", "smtp.security", "smtp.timeout_seconds", "notify.max_attempts",
 ]
 
 

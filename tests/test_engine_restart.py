@@ -5,29 +5,15 @@ from __future__ import annotations
 
 import signal
 import sqlite3
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from helpers.polling import wait_for
-from helpers.serve import ServeProcess, serve_environment
 
 from scheduler_lib.timeutil import parse_iso, utcnow
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def serving(serve_process, tmp_path) -> Callable[..., ServeProcess]:
-    """Start `scheduler.py serve` on the test's database file (one log for all starts),
-    ready and logged in as the admin."""
-    def start(**env: str) -> ServeProcess:
-        node = serve_process(serve_environment(f"sqlite:///{tmp_path / 'scheduler.db'}",
-                                               **env))
-        node.wait_ready().login()
-        return node
-    return start
 
 
 def rows(db_path: Path, job_id: int) -> list[dict]:

@@ -15,8 +15,8 @@ from scheduler_lib.timeutil import parse_iso, utcnow
 JOB_FIELDS = {"id", "name", "type", "endpoint", "method", "topic", "payload", "description",
               "execute_id", "header_id", "is_active", "job_id", "next_run_at", "last_run_at",
               "last_status", "running", "timeout_seconds", "max_attempts",
-              "retry_backoff_seconds", "expected_status", "assertions", "created_at",
-              "updated_at"}
+              "retry_backoff_seconds", "expected_status", "assertions", "consecutive_failures",
+              "alert_after_failures", "pause_after_failures", "created_at", "updated_at"}
 
 
 def test_create_job_with_defaults(server):
@@ -30,11 +30,14 @@ def test_create_job_with_defaults(server):
     assert {k: job[k] for k in ("type", "method", "topic", "payload", "description",
                                 "header_id", "is_active", "last_run_at", "last_status",
                                 "running", "timeout_seconds", "max_attempts",
-                                "retry_backoff_seconds", "expected_status", "assertions")} == {
+                                "retry_backoff_seconds", "expected_status", "assertions",
+                                "consecutive_failures", "alert_after_failures",
+                                "pause_after_failures")} == {
         "type": "rest", "method": "get", "topic": None, "payload": None, "description": "",
         "header_id": None, "is_active": True, "last_run_at": None, "last_status": None,
         "running": False, "timeout_seconds": 10, "max_attempts": 1, "retry_backoff_seconds": 5,
-        "expected_status": ["2xx"], "assertions": []}
+        "expected_status": ["2xx"], "assertions": [], "consecutive_failures": 0,
+        "alert_after_failures": 1, "pause_after_failures": 0}
     assert str(uuid.UUID(job["job_id"])) == job["job_id"]
     due = parse_iso(job["next_run_at"])
     assert start + timedelta(hours=1) <= due <= utcnow() + timedelta(hours=1)

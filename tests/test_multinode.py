@@ -15,10 +15,9 @@ import signal
 import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 
-import psycopg2
 import pytest
+from helpers.backends import query
 from helpers.polling import wait_for
 from helpers.serve import ServeProcess, serve_environment
 from helpers.targets import HttpTarget
@@ -47,12 +46,6 @@ def nodes(empty_postgres_database, serve_process) -> list[ServeProcess]:
                             SCHEDULER_SCHEDULER_LEASE_SECONDS=str(LEASE_SECONDS),
                             SCHEDULER_SCHEDULER_SHUTDOWN_GRACE_SECONDS="5")
     return [serve_process(env, name=name) for name in ("a", "b", "c")]
-
-
-def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
-    with closing(psycopg2.connect(url)) as conn, conn.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
 
 
 def test_three_nodes_share_runs_once_and_survive_a_sigkill(nodes, empty_postgres_database):

@@ -37,7 +37,8 @@ def test_the_runtime_set_is_what_serve_imports():
                "playhouse": "peewee", "jwt": "pyjwt", "bcrypt": "bcrypt", "click": "click",
                "urllib3": "urllib3", "websockets": "websockets", "cronsim": "cronsim",
                "jsonschema": "jsonschema", "prometheus_client": "prometheus-client",
-               "psycopg2": "psycopg2-binary", "re2": "google-re2", "jsonpath": "python-jsonpath"}
+               "psycopg2": "psycopg2-binary", "re2": "google-re2", "jsonpath": "python-jsonpath",
+               "apprise": "apprise"}
     imported = set()
     for path in (ROOT / "scheduler_lib").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):

@@ -270,7 +270,7 @@ def test_another_users_resources_are_403_or_404_and_never_data(server):
     # Every kind of resource was attacked.
     for kind_path in ("/user/apikey/{id}", "/fetch/execute/{id}", "/fetch/header/{id}",
                       "/fetch/{id}", "/fetch/{fetch_id}/member/{user_id}",
-                      "/fetch/{fetch_id}/data/{id}"):
+                      "/fetch/{fetch_id}/data/{id}", "/notify/channel/{id}"):
         assert {("GET", kind_path), ("DELETE", kind_path)} <= attempted, kind_path
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 from helpers.polling import wait_for
+from helpers.targets import HttpTarget, verify
 
 pytestmark = [pytest.mark.browser, pytest.mark.backends("sqlite")]
 
@@ -372,7 +373,8 @@ def test_every_control_is_labelled_and_the_keyboard_gets_everywhere(server, page
     pages = {"/jobs": "Jobs", f"/jobs/{job['id']}": "labelled", "/jobs/new": "New job",
              f"/jobs/{job['id']}/edit": "Edit labelled", "/schedules": "Schedules",
              "/schedules/new": "New schedule", "/headers/new": "New header preset",
-             "/keys": "API keys", "/users": "Users", "/users/new": "New user",
+             "/keys": "API keys", "/channels": "Notification channels",
+             "/users": "Users", "/users/new": "New user",
              "/account": "Your account"}
     for route, heading in pages.items():
         page.goto(f"{server.url}/ui/#{route}")
@@ -381,7 +383,6 @@ def test_every_control_is_labelled_and_the_keyboard_gets_everywhere(server, page
 
 
 def test_a_run_in_flight_shows_as_running_never_as_a_failure(server, page):
-    from helpers.targets import HttpTarget
     from playwright.sync_api import expect
 
     token = server.admin.token
@@ -515,3 +516,92 @@ def test_rules_in_words_match_the_servers(server, page):
         " return rules.map((rule) => m.ruleWords(rule)); }", RULE_WORDS)
     assert words == [rule.describe() for rule in parse_rules(RULE_WORDS)]
     assert words[3] == '$.status == "ok"' and words[-1] == "takes under 500 ms"
+
+
+def test_notifications_from_the_dashboard(start_server, smtp_server, page):
+    """A user makes a webhook and an e-mail channel, subscribes a job that starts
+    failing, gets one signed failure webhook and one mail, then the recovery when it
+    heals, and sees every delivery listed with its outcome."""
+    from playwright.sync_api import expect
+
+    inbox, smtp_port = smtp_server
+    server = start_server(smtp__host="127.0.0.1", smtp__port=smtp_port, smtp__security="none")
+    token = server.admin.token
+    receiver = HttpTarget().start()
+    job_target = HttpTarget().start()
+    try:
+        job_target.status = 503
+        schedule = server.api.post("/fetch/execute", {"name": "1s", "type": "seconds",
+                                                      "value": 1}, token=token).data
+        job = server.api.post("/fetch", {"name": "checkout", "endpoint": job_target.url,
+                                         "execute_id": schedule["id"], "is_active": False},
+                              token=token).data
+        page.goto(f"{server.url}/ui/")
+        page.get_by_label("Username or e-mail", exact=True).fill("admin")
+        page.get_by_label("Password", exact=True).fill(server.admin.password)
+        page.get_by_label("Password", exact=True).press("Enter")
+        expect(page.get_by_role("heading", name="Jobs")).to_be_visible()
+
+        page.get_by_role("link", name="Channels", exact=True).click()
+        expect(page.get_by_role("heading", name="Notification channels")).to_be_visible()
+        page.get_by_label("Name", exact=True).fill("ops hook")
+        page.get_by_label("Type", exact=True).select_option("webhook")
+        page.get_by_label("Target", exact=True).fill(receiver.url + "/hook")
+        page.get_by_role("button", name="Create channel").click()
+        secret = page.locator("[data-secret]")
+        expect(secret).to_contain_text("whsec_")
+        first_secret = secret.text_content()
+        hook_row = page.locator("tr[data-channel-id]", has_text="ops hook")
+        hook_row.get_by_role("button", name="Test channel ops hook").click()
+        expect(hook_row).to_contain_text("✓ Test notification sent")
+        assert verify(first_secret, receiver.requests[0].body,
+                      receiver.requests[0].headers["X-Scheduler-Signature"])
+        page.on("dialog", lambda dialog: dialog.accept())
+        hook_row.get_by_role("button", name="Rotate the secret of ops hook").click()
+        expect(secret).not_to_have_text(first_secret)
+        webhook_secret = secret.text_content()
+
+        page.get_by_label("Name", exact=True).fill("ops mail")
+        page.get_by_label("Type", exact=True).select_option("email")
+        page.get_by_label("Target", exact=True).fill("ops@example.com")
+        page.get_by_role("button", name="Create channel").click()
+        expect(page.locator("tr[data-channel-id]", has_text="ops mail")).to_be_visible()
+        expect(secret).to_have_count(0)     # shown once: gone with the next action
+        receiver.status = 500
+        hook_row.get_by_role("button", name="Test channel ops hook").click()
+        expect(hook_row).to_contain_text("✗ Test notification failed: unexpected status 500")
+        receiver.status = 200
+
+        # Subscribe both channels to the job, then let it fail.
+        page.goto(f"{server.url}/ui/#/jobs/{job['id']}")
+        panel = page.locator("section", has=page.get_by_role("heading", name="Notifications"))
+        for name in ("ops hook (webhook)", "ops mail (email)"):
+            panel.get_by_label("Channel", exact=True).select_option(label=name)
+            panel.get_by_role("button", name="Subscribe").click()
+            expect(page.get_by_role("status")).to_contain_text("Notification added.")
+        panel = page.locator("section", has=page.get_by_role("heading", name="Notifications"))
+        expect(panel.locator("li.subscription")).to_have_count(2)
+        page.get_by_role("button", name="Resume").click()
+        expect(page.get_by_role("status")).to_have_text("Job resumed.")
+        wait_for(lambda: inbox.mails and len(receiver.requests) >= 3, 20,
+                 message="the failure webhook and mail")
+        job_target.status = 200
+        wait_for(lambda: len(receiver.requests) >= 4 and len(inbox.mails) >= 2, 20,
+                 message="the recovery webhook and mail")
+        page.reload()
+        deliveries = page.locator("table.deliveries tbody tr")
+        expect(deliveries).to_have_count(4)
+        expect(deliveries.filter(has_text="failure")).to_have_count(2)
+        expect(deliveries.filter(has_text="recovery")).to_have_count(2)
+        page.get_by_role("link", name="Channels", exact=True).click()
+        expect(page.locator("table.deliveries tbody tr")).to_have_count(6)
+        expect(page.locator("table.deliveries")).to_contain_text("unexpected status 500")
+    finally:
+        receiver.stop()
+        job_target.stop()
+    hooks = [r for r in receiver.requests if r.headers["X-Scheduler-Event"] != "test"]
+    assert [r.headers["X-Scheduler-Event"] for r in hooks] == ["failure", "recovery"]
+    for hook in hooks:
+        assert verify(webhook_secret, hook.body, hook.headers["X-Scheduler-Signature"])
+    assert [mail["Subject"] for _, mail in inbox.mails] == [
+        '[scheduler] Job "checkout" failed', '[scheduler] Job "checkout" recovered']

@@ -17,6 +17,7 @@ from .routes import (
     home,
     jobs,
     members,
+    notify,
     results,
     runs,
     schedules,
@@ -38,7 +39,7 @@ __all__ = ["ROUTE_MODULES", "all_routes", "create_app"]
 
 # Every resource's routes; the OpenAPI document is built from this same list.
 ROUTE_MODULES = (home, sessions, users, apikeys, service, schedules, headers, jobs, members,
-                 results, runs)
+                 results, runs, notify)
 
 _FIXED_MESSAGES = {404: "Not found", 405: "Method not allowed", 413: "Request body too large",
                    500: "Internal server error"}

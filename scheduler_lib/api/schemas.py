@@ -108,13 +108,14 @@ JOB = named("Job", {
         "timeout_seconds": _ID, "max_attempts": _ID, "retry_backoff_seconds": _ID,
         "expected_status": {"type": "array", "items": {"type": ["integer", "string"]}},
         "assertions": {"type": "array", "items": ASSERTION},
+        "consecutive_failures": _ID, "alert_after_failures": _ID, "pause_after_failures": _ID,
         "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
     },
     "required": ["id", "name", "type", "endpoint", "method", "topic", "payload", "description",
                  "execute_id", "header_id", "is_active", "job_id", "next_run_at",
                  "last_run_at", "last_status", "running", "timeout_seconds", "max_attempts",
-                 "retry_backoff_seconds", "expected_status", "assertions", "created_at",
-                 "updated_at"],
+                 "retry_backoff_seconds", "expected_status", "assertions", "consecutive_failures",
+                 "alert_after_failures", "pause_after_failures", "created_at", "updated_at"],
 })
 
 MEMBER = named("Member", {
@@ -142,4 +143,43 @@ RESULT = named("Result", {
                  "response_headers", "response_truncated", "error", "success", "attempt",
                  "scheduled_at", "started_at", "finished_at", "duration_ms", "created_at",
                  "updated_at"],
+})
+
+_CHANNEL_PROPERTIES = {
+    "id": _ID, "user_id": _ID, "name": {"type": "string"},
+    "type": {"enum": ["webhook", "email", "apprise"]},
+    "target": {"type": "string", "description": "Passwords and tokens shown as ****."},
+    "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
+}
+_CHANNEL_REQUIRED = ["id", "user_id", "name", "type", "target", "created_at", "updated_at"]
+CHANNEL = named("Channel", {"type": "object", "properties": _CHANNEL_PROPERTIES,
+                           "required": _CHANNEL_REQUIRED})
+CHANNEL_WITH_SECRET = named("ChannelWithSecret", {
+    "type": "object",
+    "properties": {**_CHANNEL_PROPERTIES, "secret": {
+        "type": "string", "description": "Webhooks only: the signing secret, shown once."}},
+    "required": _CHANNEL_REQUIRED,
+})
+
+SUBSCRIPTION = named("Subscription", {
+    "type": "object",
+    "properties": {"id": _ID, "fetch_id": _ID, "channel_id": _ID, "user_id": _ID,
+                   "events": {"type": "array", "items": {
+                       "enum": ["failure", "recovery", "success", "paused"]}},
+                   "created_at": TIMESTAMP},
+    "required": ["id", "fetch_id", "channel_id", "user_id", "events", "created_at"],
+})
+
+DELIVERY = named("Delivery", {
+    "type": "object",
+    "properties": {
+        "id": _ID, "delivery_id": {"type": "string", "format": "uuid"}, "channel_id": _ID,
+        "fetch_id": _NULLABLE_ID,
+        "event": {"enum": ["failure", "recovery", "success", "paused", "test"]},
+        "status": {"enum": ["pending", "sent", "failed"]}, "attempts": _ID,
+        "error": {"type": ["string", "null"]}, "created_at": TIMESTAMP,
+        "sent_at": NULLABLE_TIMESTAMP,
+    },
+    "required": ["id", "delivery_id", "channel_id", "fetch_id", "event", "status", "attempts",
+                 "error", "created_at", "sent_at"],
 })

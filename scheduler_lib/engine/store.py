@@ -42,6 +42,7 @@ from typing import Any
 
 from .. import timing
 from ..db import database
+from ..notify.outbox import record_run_ends
 from .backend import backend
 
 __all__ = [
@@ -345,7 +346,9 @@ def open_attempts(starts: list[RunStart], now: datetime) -> list[int]:
 
 def finish_attempts(records: list[Finished], node: str, now: datetime) -> None:
     """Record the end of attempts: complete their results, update their jobs' last run,
-    and give back the leases of the runs that ended (``Finished.release``).
+    give back the leases of the runs that ended (``Finished.release``), and put the
+    events of the runs that ended into the notification outbox
+    (``notify.outbox.record_run_ends``).
 
     A few statements for the whole batch (``Backend.write_finished``); this is the one
     transaction in which a run's end is recorded.
@@ -356,6 +359,7 @@ def finish_attempts(records: list[Finished], node: str, now: datetime) -> None:
     ended = [r.job_id for r in records if r.release]
     if ended:
         _release(f"id IN ({', '.join('?' * len(ended))}) AND lease_owner = ?", (*ended, node))
+    record_run_ends(records, now)
 
 
 def fail_attempts(result_ids: list[int], error: str, now: datetime) -> int:

@@ -20,12 +20,13 @@ from . import (
     m0040_run_requests,
     m0050_security,
     m0060_assertions,
+    m0070_notifications,
 )
 
 __all__ = ["MIGRATIONS", "migrate", "pending"]
 
 MIGRATIONS = (m0001_initial, m0020_engine, m0030_login_throttle, m0040_run_requests,
-              m0050_security, m0060_assertions)
+              m0050_security, m0060_assertions, m0070_notifications)
 
 _PK = {"sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT", "postgres": "BIGSERIAL PRIMARY KEY"}
 

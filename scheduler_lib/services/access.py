@@ -14,12 +14,12 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from ..errors import ApiError, Forbidden, NotFound
-from ..models import HeaderPreset, Job, JobMember, Schedule, User
+from ..models import Channel, HeaderPreset, Job, JobMember, Schedule, User
 
 __all__ = ["ROLES", "READ", "WRITE", "OWNER", "NOT_MEMBER", "SYSTEM", "Caller", "role_of",
            "require", "check_all_flag", "check_owned", "owned_row"]
 
-ModelT = TypeVar("ModelT", Schedule, HeaderPreset)
+ModelT = TypeVar("ModelT", Schedule, HeaderPreset, Channel)
 
 ROLES = ("owner", "editor", "viewer")
 READ = ROLES

@@ -38,7 +38,7 @@ METHODS = ("get", "post", "put", "patch", "delete")
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 # Columns a PATCH copies from the body as they are.
 _PLAIN_FIELDS = ("name", "topic", "description", "timeout_seconds", "max_attempts",
-                 "retry_backoff_seconds")
+                 "retry_backoff_seconds", "alert_after_failures", "pause_after_failures")
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 # API.md section 7: a preset's headers go only where its owner agreed to send them.
 PRESET_OWNER_RULE = "Only the header preset's owner may change where its headers are sent"
@@ -151,7 +151,10 @@ def create_job(ctx: AppContext, user: User, body: dict[str, Any], *,
         timeout_seconds=body.get("timeout_seconds", 10), max_attempts=body.get("max_attempts", 1),
         retry_backoff_seconds=body.get("retry_backoff_seconds", 5),
         expected_status=check_expected_status(body.get("expected_status", ["2xx"])),
-        assertions=check_assertions(body.get("assertions", [])), created_at=now, updated_at=now)
+        assertions=check_assertions(body.get("assertions", [])),
+        alert_after_failures=body.get("alert_after_failures", 1),
+        pause_after_failures=body.get("pause_after_failures", 0),
+        created_at=now, updated_at=now)
     try:
         with database.atomic():
             _check_job_limit(ctx, user)

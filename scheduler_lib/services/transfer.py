@@ -1,4 +1,4 @@
-"""Export and import of schedules, header presets and jobs as one JSON document.
+"""Export and import of schedules, header presets, channels and jobs as one JSON document.
 
 The document (``FORMAT``, version ``VERSION``)::
 
@@ -6,15 +6,26 @@ The document (``FORMAT``, version ``VERSION``)::
      "schedules": [{"ref": 1, "owner": "alice", "name", "is_repeat", "type", "value",
                     "cron", "timezone"}],
      "headers":   [{"ref": 1, "owner": "alice", "name", "headers": {…}}],
+     "channels":  [{"ref": 1, "owner": "alice", "name", "type", "target"}],
      "jobs":      [{"name", "type", "endpoint", "method", "topic", "payload",
                     "description", "is_active", "timeout_seconds", "max_attempts",
                     "retry_backoff_seconds", "expected_status", "assertions",
-                    "execute_ref": 1,
-                    "header_ref": null, "members": [{"username": "alice", "role": "owner"}]}]}
+                    "alert_after_failures", "pause_after_failures", "execute_ref": 1,
+                    "header_ref": null, "members": [{"username": "alice", "role": "owner"}],
+                    "notifications": [{"channel_ref": 1, "username": "alice",
+                                       "events": ["failure", "recovery"]}]}]}
 
-``ref`` numbers only tie jobs to schedules and presets inside the document (they are
-the exporting database's ids). People are named by username. Results, run state
-(``job_id``, ``next_run_at``, ``last_*``) and API keys are not exported.
+``ref`` numbers only tie jobs to schedules, presets and channels inside the document
+(they are the exporting database's ids). People are named by username. Results, run
+state (``job_id``, ``next_run_at``, ``last_*``, ``consecutive_failures``), deliveries
+and API keys are not exported.
+
+Channels travel without secrets: a webhook gets a new signing secret when imported
+(read it with ``POST /notify/channel/{id}/rotate-secret``), and a target is exported
+as the API shows it, with passwords and tokens masked (``****``). A channel whose
+target was masked (an Apprise URL, a webhook URL with a password) or that this server
+cannot serve (e-mail without ``[smtp]``) is left out with a warning, and so are its
+subscriptions: create it again by hand.
 
 Import is one transaction (a bad item changes nothing) and idempotent: a schedule
 or preset with the same owner, name and content, or a job with the same name,
@@ -37,10 +48,11 @@ from typing import Any
 from ..context import AppContext
 from ..db import database
 from ..errors import ApiError, BadRequest, NotFound
-from ..models import HeaderPreset, Job, JobMember, Schedule, User
+from ..models import Channel, HeaderPreset, Job, JobMember, Schedule, Subscription, User
 from ..timeutil import iso, utcnow
 from . import headers as header_service
 from . import jobs as job_service
+from . import notify as notify_service
 from . import schedules as schedule_service
 from .access import ROLES, SYSTEM
 from .users import get_user_by_username
@@ -63,12 +75,18 @@ class Section:
 # In import order.
 SECTIONS = (Section("schedules", "schedule", "schedule(s)"),
             Section("headers", "header", "header preset(s)"),
+            Section("channels", "channel", "channel(s)"),
             Section("jobs", "job", "job(s)"))
-KINDS = tuple(section.kind for section in SECTIONS)
+# Subscriptions travel inside their jobs ("notifications"); the report counts them too.
+KINDS = (*(section.kind for section in SECTIONS), "subscription")
+_PLURALS = {**{section.kind: section.plural for section in SECTIONS},
+            "subscription": "notification(s)"}
 _SCHEDULE_FIELDS = ("name", "is_repeat", "type", "value", "cron", "timezone")
 _JOB_FIELDS = ("name", "type", "endpoint", "method", "topic", "payload", "description",
                "is_active", "timeout_seconds", "max_attempts", "retry_backoff_seconds",
-               "expected_status", "assertions")
+               "expected_status", "assertions", "alert_after_failures", "pause_after_failures")
+_CHANNEL_FIELDS = ("name", "type", "target")
+MASK = "****"
 
 Check = Callable[[str, dict[str, Any]], Any]
 
@@ -82,12 +100,13 @@ class ImportReport:
 
     def summary(self) -> str:
         def counts(numbers: dict[str, int]) -> str:
-            return ", ".join(f"{numbers[s.kind]} {s.plural}" for s in SECTIONS)
+            return ", ".join(f"{numbers[kind]} {_PLURALS[kind]}" for kind in KINDS)
         return f"Created {counts(self.created)}; already present: {counts(self.existing)}."
 
 
-def export_data(username: str | None = None) -> dict[str, Any]:
-    """Every schedule, preset and job (only ``username``'s and their jobs' if given)."""
+def export_data(ctx: AppContext, username: str | None = None) -> dict[str, Any]:
+    """Every schedule, preset, channel and job (only ``username``'s and their jobs' if
+    given)."""
     names = {user.id: user.username for user in User.select(User.id, User.username)}
     schedules = Schedule.select().order_by(Schedule.id)
     presets = HeaderPreset.select().order_by(HeaderPreset.id)
@@ -105,6 +124,16 @@ def export_data(username: str | None = None) -> dict[str, Any]:
                                                        if j.header_preset_id is not None]))
     else:
         job_list = list(jobs)
+    subscriptions: dict[int, list[dict[str, Any]]] = {}
+    channel_ids: set[int] = set()
+    for sub in Subscription.select().where(Subscription.job.in_([j.id for j in job_list]))\
+            .order_by(Subscription.id):
+        subscriptions.setdefault(sub.job_id, []).append(
+            {"channel_ref": sub.channel_id, "username": names[sub.user_id], "events": sub.events})
+        channel_ids.add(sub.channel_id)
+    channels = Channel.select().order_by(Channel.id)
+    if username is not None:
+        channels = channels.where((Channel.user == user.id) | Channel.id.in_(list(channel_ids)))
     members: dict[int, list[dict[str, str]]] = {}
     for member in JobMember.select().where(JobMember.job.in_([j.id for j in job_list])):
         members.setdefault(member.job_id, []).append(
@@ -118,10 +147,14 @@ def export_data(username: str | None = None) -> dict[str, Any]:
                       for s in schedules],
         "headers": [{"ref": p.id, "owner": names[p.user_id], "name": p.name,
                      "headers": p.headers} for p in presets],
+        "channels": [{"ref": c.id, "owner": names[c.user_id],
+                      **{k: v for k, v in notify_service.channel_json(ctx, c).items()
+                         if k in _CHANNEL_FIELDS}} for c in channels],
         "jobs": [{**{name: getattr(j, name) for name in _JOB_FIELDS},
                   "execute_ref": j.schedule_id, "header_ref": j.header_preset_id,
                   "members": sorted(members.get(j.id, []),
-                                    key=lambda m: (ROLES.index(m["role"]), m["username"]))}
+                                    key=lambda m: (ROLES.index(m["role"]), m["username"])),
+                  "notifications": subscriptions.get(j.id, [])}
                  for j in job_list],
     }
 
@@ -135,8 +168,10 @@ class _Importer:
         self.users: dict[str, User | None] = {}
         self.schedules: dict[Any, int] = {}
         self.presets: dict[Any, int] = {}
+        self.channels: dict[Any, int | None] = {}   # None: left out (warned)
         self.steps: dict[str, Callable[[str, dict[str, Any]], None]] = {
-            "schedule": self.schedule, "header": self.preset, "job": self.job}
+            "schedule": self.schedule, "header": self.preset, "channel": self.channel,
+            "job": self.job}
 
     def user(self, username: Any) -> User | None:
         if not isinstance(username, str):
@@ -192,6 +227,52 @@ class _Importer:
             self.report.existing["header"] += 1
         self.presets[item.get("ref")] = found.id
 
+    def channel(self, where: str, item: dict[str, Any]) -> None:
+        owner = self.owner(where, item.get("owner"))
+        body: dict[str, Any] = {k: item.get(k) for k in _CHANNEL_FIELDS}
+        self.check("channel", body)
+        ref = item.get("ref")
+        if MASK in body["target"]:
+            self.report.warnings.append(f"{where}: its target was exported without its "
+                                        "secrets; create this channel again by hand")
+            self.channels[ref] = None
+            return
+        found = Channel.get_or_none((Channel.user == owner.id) & (Channel.name == body["name"])
+                                    & (Channel.type == body["type"])
+                                    & (Channel.target == body["target"]))
+        if found is None:
+            try:
+                found, _ = notify_service.create_channel(self.ctx, owner, body)
+            except BadRequest as exc:
+                self.report.warnings.append(f"{where}: {exc.message}; left out")
+                self.channels[ref] = None
+                return
+            self.report.created["channel"] += 1
+        else:
+            self.report.existing["channel"] += 1
+        self.channels[ref] = found.id
+
+    def subscriptions(self, where: str, job: Job, items: Any) -> None:
+        if not isinstance(items, list):
+            raise BadRequest("notifications must be a list of {channel_ref, username, events}")
+        for index, item in enumerate(items):
+            here = f"{where}.notifications[{index}]"
+            if not isinstance(item, dict) or item.get("channel_ref") not in self.channels:
+                raise BadRequest(f"{here}: channel_ref names no channel of this document")
+            channel_id = self.channels[item["channel_ref"]]
+            if channel_id is None:
+                continue   # its channel was left out (warned)
+            self.check("subscription", {"channel_id": channel_id, "events": item.get("events")})
+            if Subscription.get_or_none((Subscription.job == job.id)
+                                        & (Subscription.channel == channel_id)):
+                self.report.existing["subscription"] += 1
+                continue
+            # The subscriber is the channel's owner, as through the API.
+            Subscription.create(job=job.id, channel=channel_id,
+                                user=Channel.get_by_id(channel_id).user_id,
+                                events=list(dict.fromkeys(item["events"])), created_at=utcnow())
+            self.report.created["subscription"] += 1
+
     def job(self, where: str, item: dict[str, Any]) -> None:
         if item.get("execute_ref") not in self.schedules:
             raise BadRequest(f"execute_ref {item.get('execute_ref')!r} names no "
@@ -219,6 +300,7 @@ class _Importer:
             & (Job.endpoint == body["endpoint"]) & (Job.schedule == body["execute_id"]))
         if found is not None:
             self.report.existing["job"] += 1
+            self.subscriptions(where, found, item.get("notifications") or [])
             return
         # The exported job may use another user's schedule or preset: the system may.
         job = job_service.create_job(self.ctx, owner, body, caller=SYSTEM)
@@ -232,6 +314,7 @@ class _Importer:
                 JobMember.insert(job=job.id, user=user.id, role=member["role"],
                                  created_at=now).on_conflict_ignore().execute()
         self.report.created["job"] += 1
+        self.subscriptions(where, job, item.get("notifications") or [])
 
 
 def _items(document: dict[str, Any], key: str) -> list[Any]:

@@ -61,7 +61,10 @@ class World:
                 return str(self.ids.get("member", self.victim.id))
             for prefix, kind in (("/user/apikey/", "apikey"), ("/user/", "user"),
                                  ("/fetch/execute/", "schedule"), ("/fetch/header/", "header"),
-                                 ("/fetch/{fetch_id}/data/", "result"), ("/fetch/", "job")):
+                                 ("/fetch/{fetch_id}/data/", "result"),
+                                 ("/notify/channel/", "channel"),
+                                 ("/fetch/{fetch_id}/notify/", "subscription"),
+                                 ("/fetch/", "job")):
                 if head == prefix:
                     return str(self.ids[kind])
             raise AssertionError(f"map the parameters of the new route {path} in World.resolve")
@@ -84,6 +87,10 @@ def build_world(server, victim_name: str = "victim") -> World:
     world.ids["job"], world.ids["job_uuid"] = job["id"], job["job_id"]
     world.ids["result"] = create(server, victim, f"/fetch/{world.ids['job']}/data",
                                  {"name": MARK, "response": MARK})["id"]
+    world.ids["channel"] = create(server, victim, "/notify/channel", {
+        "name": MARK, "type": "webhook", "target": f"http://127.0.0.1:9/{MARK}"})["id"]
+    world.ids["subscription"] = create(server, victim, f"/fetch/{world.ids['job']}/notify", {
+        "channel_id": world.ids["channel"], "events": ["failure"]})["id"]
     return world
 
 
@@ -96,7 +103,8 @@ def sample_body(route: Route, world: World, actor: Any) -> dict | None:
         "password": "wrong-password", "refresh_token": "not-a-token", "type": "hours",
         "value": 1, "headers": {"X-A": "b"}, "endpoint": "http://127.0.0.1:9/",
         "execute_id": world.ids.get("schedule"), "username": "hijacker",
-        "email": "hijacker@example.com",
+        "email": "hijacker@example.com", "target": "http://127.0.0.1:9/",
+        "channel_id": world.ids.get("channel"), "events": ["failure"],
     }
     properties = route.body.get("properties", {})
     body = {name: samples[name] for name in route.body.get("required", ())}
@@ -104,4 +112,6 @@ def sample_body(route: Route, world: World, actor: Any) -> dict | None:
         body["name"] = "hijacked"
     if "type" in body and "value" in properties:  # interval schedules need a value
         body["value"] = samples["value"]
+    if "target" in body:  # a notification channel
+        body["type"] = "webhook"
     return body

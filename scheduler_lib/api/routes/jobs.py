@@ -33,6 +33,11 @@ _FIELDS = {
     "expected_status": {"type": "array", "minItems": 1, "maxItems": 100, "items": _STATUS},
     "assertions": {"type": "array", "maxItems": MAX_RULES, "items": schemas.ASSERTION,
                    "description": "Success rules, checked after expected_status."},
+    "alert_after_failures": {"type": "integer", "minimum": 1, "maximum": 1000,
+                             "description": "Failed runs in a row that fire `failure`."},
+    "pause_after_failures": {"type": "integer", "minimum": 0, "maximum": 1000,
+                             "description": "Failed runs in a row that pause the job "
+                                            "(0: never)."},
 }
 _ALL = {"all": {"type": "boolean", "default": False,
                 "description": "Every job (superusers only)."}}

@@ -4,6 +4,7 @@
 import {currentUser, isLoggedIn, logout, onSessionLost} from "./api.js";
 import {fill, h, parseQuery} from "./dom.js";
 import * as account from "./views/account.js";
+import * as channels from "./views/channels.js";
 import * as headers from "./views/headers.js";
 import * as jobForm from "./views/jobform.js";
 import * as job from "./views/job.js";
@@ -25,6 +26,7 @@ const ROUTES = [
   {pattern: /^\/headers$/, view: headers.renderList},
   {pattern: /^\/headers\/new$/, view: headers.renderForm},
   {pattern: /^\/headers\/(\d+)$/, view: headers.renderForm},
+  {pattern: /^\/channels$/, view: channels.render},
   {pattern: /^\/keys$/, view: keys.render},
   {pattern: /^\/users$/, view: users.renderList, superuser: true},
   {pattern: /^\/users\/new$/, view: users.renderForm, superuser: true},

@@ -10,6 +10,7 @@ import {
 } from "../dom.js";
 import {confirmed, pageOf, pager} from "../parts.js";
 import {errorText, rulesList} from "../rules.js";
+import {notificationsSection} from "./notifications.js";
 
 const ROLES = ["owner", "editor", "viewer"];
 const RESULTS_REFRESH_MS = 3000;
@@ -278,6 +279,10 @@ export async function render(ctx) {
     ["Attempts", `${job.max_attempts} (backoff ${job.retry_backoff_seconds} s, doubling)`],
     ["Expected status", (job.expected_status || []).join(", ")],
     ["Success rules", rulesList(job.assertions)],
+    ["Failed runs in a row", String(job.consecutive_failures)],
+    ["Alert after", `${job.alert_after_failures} failed run(s) in a row`],
+    ["Pause after", job.pause_after_failures ? `${job.pause_after_failures} failed runs in a row`
+      : "never"],
     ["Topic", job.topic],
     ["Description", job.description],
     ["Payload", job.payload ? h("pre", {tabindex: "0"}, pretty(job.payload)) : null],
@@ -286,6 +291,7 @@ export async function render(ctx) {
     ["Created", formatTime(job.created_at)],
     ["Updated", formatTime(job.updated_at)],
   ]);
+  const notifications = await notificationsSection(ctx, job, isOwner);
   return h("section", {},
     h("p", {class: "crumbs"}, h("a", {href: "#/jobs"}, "← All jobs")),
     h("div", {class: "title-row"}, h("h1", {}, job.name), titlePill),
@@ -298,5 +304,6 @@ export async function render(ctx) {
       h("section", {class: "card", "aria-labelledby": "settings-title"},
         h("h2", {id: "settings-title"}, "Settings"), settings),
       membersSection(ctx, job, members, isOwner, names)),
+    notifications,
     results.section);
 }

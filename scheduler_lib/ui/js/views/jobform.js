@@ -35,7 +35,7 @@ export async function render(ctx) {
   ]);
   const original = job || {type: "rest", method: "get", is_active: true, timeout_seconds: 10,
     max_attempts: 1, retry_backoff_seconds: 5, expected_status: ["2xx"], assertions: [],
-    description: "",
+    description: "", alert_after_failures: 1, pause_after_failures: 0,
     execute_id: schedules.length ? schedules[0].id : null, header_id: null, payload: null,
     topic: null};
   const errors = errorBox();
@@ -70,6 +70,10 @@ export async function render(ctx) {
     value: String(original.max_attempts)});
   const backoff = h("input", {name: "retry_backoff_seconds", type: "number", min: "0",
     value: String(original.retry_backoff_seconds)});
+  const alertAfter = h("input", {name: "alert_after_failures", type: "number", min: "1",
+    max: "1000", value: String(original.alert_after_failures)});
+  const pauseAfter = h("input", {name: "pause_after_failures", type: "number", min: "0",
+    max: "1000", value: String(original.pause_after_failures)});
   const expected = h("input", {name: "expected_status",
     value: (original.expected_status || []).join(", ")});
   const rules = rulesEditor(original.assertions);
@@ -88,6 +92,8 @@ export async function render(ctx) {
       topic: topic.value === "" ? null : topic.value,
       timeout_seconds: intOrError(timeout, "Timeout"), max_attempts: intOrError(attempts, "Attempts"),
       retry_backoff_seconds: intOrError(backoff, "Retry backoff"),
+      alert_after_failures: intOrError(alertAfter, "Alert after"),
+      pause_after_failures: intOrError(pauseAfter, "Pause after"),
       expected_status: parseExpected(expected.value), assertions: rules.collect(),
       is_active: active.input.checked,
     };
@@ -121,7 +127,11 @@ export async function render(ctx) {
         field("Attempts", attempts, "1 means no retry; at most 10."),
         field("Retry backoff (seconds)", backoff, "Doubles after each failed attempt."),
         field("Expected status", expected, "Codes or classes that count as success: 2xx, 301."),
-        field("Topic", topic))),
+        field("Topic", topic)),
+      h("div", {class: "grid"},
+        field("Alert after (failed runs in a row)", alertAfter,
+          "Subscribed channels hear “failure” once per streak, at this many."),
+        field("Pause after (failed runs in a row)", pauseAfter, "0 never pauses the job."))),
     rules.el,
     active.el,
     h("div", {class: "actions"}, submit,
