@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
@@ -77,10 +76,8 @@ def metrics(call: Call) -> Reply:
 
 
 def openapi(call: Call) -> Reply:
-    from ..app import all_routes  # the app module imports this one
-    from ..openapi import build_document
-    document = build_document(all_routes(), call.ctx.settings)
-    return Reply("", raw=json.dumps(document, ensure_ascii=False).encode())
+    # Built once by create_app from the routes it serves (no import of api.app here).
+    return Reply("", raw=call.ctx.openapi_json)
 
 
 _TEXT = named("MetricsText", {"type": "string"})
