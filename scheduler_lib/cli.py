@@ -155,12 +155,18 @@ def _read_password(password_stdin: bool) -> str:
 def create_user(ctx: click.Context, config_path: str | None, username: str, email: str,
                 superuser: bool, password_stdin: bool) -> None:
     """Create a user (prompts for the password twice unless --password-stdin)."""
-    from .services import users
+    from .db import unit_of_work
+    from .services import audit, users
     settings = _settings(ctx, config_path, {})
     app_ctx = _open(settings)
     password = _read_password(password_stdin)
-    user = users.create_user(app_ctx, username=username, email=email, password=password,
-                             is_superuser=superuser)
+    # bcrypt before the transaction: it would hold SQLite's write lock meanwhile.
+    prepared = users.hash_new_password(app_ctx, password)
+    with unit_of_work():
+        user = users.create_user(app_ctx, username=username, email=email, password=password,
+                                 is_superuser=superuser, prepared=prepared)
+        audit.record(audit.cli_actor(), "user.create", resource="user", resource_id=user.id,
+                     changed=("username", "email", "password", "is_superuser"))
     kind = "superuser" if user.is_superuser else "user"
     click.echo(f"Created {kind} {user.username} (id {user.id}).")
 
@@ -193,11 +199,15 @@ def list_users(ctx: click.Context, config_path: str | None, as_json: bool) -> No
 def set_password(ctx: click.Context, config_path: str | None, username: str,
                  password_stdin: bool) -> None:
     """Set a user's password (their sessions are revoked)."""
-    from .services import users
+    from .db import unit_of_work
+    from .services import audit, users
     app_ctx = _open(_settings(ctx, config_path, {}))
     user = users.get_user_by_username(username)
-    password = _read_password(password_stdin)
-    users.set_password(app_ctx, user, password)
+    prepared = users.hash_new_password(app_ctx, _read_password(password_stdin))
+    with unit_of_work():
+        users.set_password(app_ctx, user, prepared)
+        audit.record(audit.cli_actor(), "user.update", resource="user", resource_id=user.id,
+                     changed=("password",))
     click.echo(f"Password of {user.username} changed; their sessions were revoked.")
 
 
@@ -325,6 +335,8 @@ def import_(ctx: click.Context, config_path: str | None, source: Any,
     SOURCE is a file written by `scheduler export` (default: standard input). What
     exists already (same owner, name and content) is reused, not duplicated.
     """
+    from .db import unit_of_work
+    from .services import audit
     from .services.transfer import import_data
     from .services.users import get_user_by_username
     app_ctx = _open(_settings(ctx, config_path, {}))
@@ -333,10 +345,47 @@ def import_(ctx: click.Context, config_path: str | None, source: Any,
     except ValueError as exc:
         raise click.ClickException(f"{source.name}: not valid JSON ({exc})") from None
     fallback = get_user_by_username(owner) if owner else None
-    report = import_data(app_ctx, document, check=_body_check(), fallback_owner=fallback)
+    with unit_of_work():
+        report = import_data(app_ctx, document, check=_body_check(), fallback_owner=fallback)
+        # changed: the kinds of items the import created.
+        audit.record(audit.cli_actor(), "import",
+                     changed=(kind for kind, count in report.created.items() if count))
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(report.summary())
+
+
+@cli.command("audit")
+@_config_option
+@click.option("--user", "username", default=None, help="Only entries of this user's actions.")
+@click.option("--job", "job_id", type=click.IntRange(min=1), default=None,
+              help="Only entries about job ID.")
+@click.option("--since", default=None, help="Only entries at or after this ISO 8601 time.")
+@click.option("--action", default=None, help="Only entries of this action (e.g. job.update).")
+@click.option("--limit", type=click.IntRange(1, 100000), default=100, show_default=True,
+              help="Newest entries shown.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array instead of a table.")
+@click.pass_context
+@_guarded
+def audit_log(ctx: click.Context, config_path: str | None, username: str | None,
+              job_id: int | None, since: str | None, action: str | None, limit: int,
+              as_json: bool) -> None:
+    """Show the audit log, newest first: who changed what, and when."""
+    from .services import audit
+    from .services.access import SYSTEM
+    from .services.users import get_user_by_username
+    _open(_settings(ctx, config_path, {}))
+    query = {"user_id": get_user_by_username(username).id if username else None,
+             "fetch_id": job_id,
+             "since": since, "action": action, "limit": limit, "offset": 0}
+    rows = [entry.to_json() for entry in audit.list_entries(SYSTEM, query)[0]]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    _table(["AT", "USER", "VIA", "ACTION", "RESOURCE", "JOB", "CHANGED", "ADDRESS"],
+           [[e["at"], e["username"] or "-", e["via"], e["action"],
+             f"{e['resource'] or '-'} {e['resource_id'] or ''}".strip(), e["fetch_id"] or "-",
+             ",".join(e["changed"]) or "-", e["remote_addr"] or "-"] for e in rows])
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> None:

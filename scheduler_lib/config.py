@@ -104,6 +104,8 @@ OPTIONS: tuple[Option, ...] = (
            maximum=86400),
     Option("retention.max_runs_per_job", int, 1000, "Results kept per job (newest).", minimum=1),
     Option("retention.max_age_days", int, 30, "Results older than this are pruned.", minimum=1),
+    Option("audit.max_age_days", int, 365, "Audit log entries older than this are pruned.",
+           minimum=1),
     Option("bootstrap.username", str, None,
            "Superuser created by `serve` on a database with no user (else: admin)."),
     Option("bootstrap.email", str, None, "E-mail of the bootstrap superuser."),

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .config import Settings
-from .db import announce_jobs_changed
+from .db import after_commit, announce_jobs_changed
 
 __all__ = ["AppContext", "EngineHandle"]
 
@@ -35,7 +35,11 @@ class AppContext:
 
     def jobs_changed(self) -> None:
         """Tell the engine (if any) that jobs or schedules changed; on PostgreSQL the
-        other nodes' engines too (``engine/wakeups.py``)."""
+        other nodes' engines too (``engine/wakeups.py``). Inside a ``unit_of_work``
+        that happens once the change has committed."""
+        after_commit(self._announce)
+
+    def _announce(self) -> None:
         if self.engine is not None:
             self.engine.wake()
         announce_jobs_changed()

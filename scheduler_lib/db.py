@@ -20,7 +20,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -32,7 +33,8 @@ from .errors import ConfigError
 
 __all__ = ["database", "open_database", "is_postgres", "exclusive", "describe_url",
            "release_connection", "close_all", "DEFAULT_MAX_CONNECTIONS", "JOBS_CHANNEL",
-           "announce_jobs_changed", "connect_unpooled", "is_busy_error", "exposed_database_files"]
+           "announce_jobs_changed", "connect_unpooled", "is_busy_error", "exposed_database_files",
+           "unit_of_work", "after_commit"]
 
 DEFAULT_MAX_CONNECTIONS = 20
 # A thread waits this long for a pooled connection before its request fails.
@@ -183,6 +185,36 @@ def exclusive() -> Iterator[None]:
         if is_postgres():
             database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_ADVISORY_LOCK_KEY,))
         yield
+
+
+_units = threading.local()
+
+
+@contextlib.contextmanager
+def unit_of_work() -> Iterator[None]:
+    """One transaction around a whole unit of work (an API write request, a CLI
+    command): what it changes commits together or not at all. Callbacks given to
+    ``after_commit`` meanwhile run once it has committed (never on a rollback)."""
+    callbacks: list[Callable[[], None]] = []
+    outer = getattr(_units, "callbacks", None)
+    _units.callbacks = callbacks
+    try:
+        with database.atomic():
+            yield
+    finally:
+        _units.callbacks = outer
+    for callback in callbacks:
+        after_commit(callback)
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` when the open ``unit_of_work`` commits, or now outside one
+    (the engine must not look for a change before it is visible)."""
+    callbacks = getattr(_units, "callbacks", None)
+    if callbacks is None:
+        callback()
+    else:
+        callbacks.append(callback)
 
 
 def announce_jobs_changed() -> None:

@@ -300,6 +300,7 @@ class JobMember(BaseModel):
         return {
             "fetch_id": self.job_id,
             "user_id": self.user_id,
+            "username": self.user.username,
             "role": self.role,
             "created_at": iso(self.created_at),
         }

@@ -21,11 +21,13 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from helpers.backends import PostgresCluster, ScratchDatabase, selected_backends, session_database
+from helpers.cli import Cli
 from helpers.http import free_port
 from helpers.instance import RunningServer, instance_settings
 from helpers.serve import ServeProcess, serve_environment
 from helpers.targets import HttpTarget, Inbox, WsTarget
 
+from scheduler_lib.db import database
 from scheduler_lib.server import Instance
 
 
@@ -176,3 +178,10 @@ def smtp_server() -> Iterator[tuple[Inbox, int]]:
         yield inbox, port
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def run(database_url: str) -> Iterator[Cli]:
+    """``scheduler`` commands in process on this test's database (``helpers/cli.py``)."""
+    yield Cli(database_url)
+    database.close()

@@ -207,8 +207,8 @@ def test_create_user_refuses_a_duplicate_in_one_line(installed: Installed, datab
 
 
 def test_serve_answers_runs_jobs_and_stops_on_sigterm(installed: Installed, database: str,
-                                                     http_target: HttpTarget,  # noqa: F811
-                                                     ws_target: WsTarget):  # noqa: F811
+                                                     http_target: HttpTarget,
+                                                     ws_target: WsTarget):
     with installed.serving() as server:
         api = server.api
         assert api.get("/healthz").message == "OK"

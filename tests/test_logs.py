@@ -60,7 +60,7 @@ def test_text_lines_name_method_path_status_duration_request_id_and_user(server,
 
 
 def test_job_runs_are_logged_with_job_id_and_outcome(server, captured_logs,
-                                                     http_target):  # noqa: F811
+                                                     http_target):
     buffer = captured_logs("info", "json")
     token = server.admin.token
     schedule = server.api.post("/fetch/execute", {"name": "h", "type": "hours", "value": 1},

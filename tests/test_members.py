@@ -14,7 +14,9 @@ def test_member_crud(server):
     assert [(m["user_id"], m["role"]) for m in r.data] == [
         (w.owner.id, "owner"), (w.editor.id, "editor"), (w.viewer.id, "viewer")]
     assert r.headers["X-Total-Count"] == "3"
-    assert set(r.data[0]) == {"fetch_id", "user_id", "role", "created_at"}
+    assert set(r.data[0]) == {"fetch_id", "user_id", "username", "role", "created_at"}
+    assert [m["username"] for m in r.data] == [w.owner.username, w.editor.username,
+                                               w.viewer.username]
     assert all(m["fetch_id"] == w.job["id"] for m in r.data)
     assert [m["user_id"] for m in ok(api.get(f"{base}?limit=1&offset=2",
                                              token=w.viewer.token))] == [w.viewer.id]
@@ -44,6 +46,10 @@ def test_member_errors(server):
     owner = w.owner.token
     before = snapshot()
     assert_envelope(api.post(base, {"user_id": 9999, "role": "viewer"}, token=owner), 404)
+    assert_envelope(api.post(base, {"username": "nobody", "role": "viewer"}, token=owner), 404,
+                    "User nobody not found")
+    assert_envelope(api.post(base, {"username": w.editor.username, "role": "viewer"},
+                             token=owner), 409)
     r = api.post(base, {"user_id": w.editor.id, "role": "viewer"}, token=owner)
     assert_envelope(r, 409)
     assert_envelope(api.post(base, {"user_id": w.owner.id, "role": "owner"}, token=owner), 409)
@@ -52,7 +58,11 @@ def test_member_errors(server):
     assert_envelope(api.get(f"{base}/9999", token=owner), 404)
     assert_envelope(api.get("/fetch/9999/member", token=owner), 404)
     for body, message in [
-        ({"role": "viewer"}, "Field 'user_id' is required"),
+        ({"role": "viewer"}, "Field 'user_id' or 'username' is required"),
+        ({"user_id": w.outsider.id, "username": w.outsider.username, "role": "viewer"},
+         "Field 'user_id' or 'username' is required (exactly one"),
+        ({"username": "", "role": "viewer"}, "Field 'username'"),
+        ({"username": 5, "role": "viewer"}, "Field 'username' must be a string"),
         ({"user_id": w.outsider.id}, "Field 'role' is required"),
         ({"user_id": w.outsider.id, "role": "admin"}, "Field 'role' must be one of"),
         ({"user_id": w.outsider.id, "role": "Owner"}, "Field 'role' must be one of"),
@@ -111,3 +121,20 @@ def test_only_owners_manage_members(server):
     # A superuser who is no member may manage them.
     ok(api.post(base, {"user_id": w.outsider.id, "role": "viewer"}, token=server.admin.token),
        201)
+
+
+def test_member_added_by_username_or_email(server):
+    """API.md section 8: a non-superuser owner adds a teammate by name, any case."""
+    w = make_world(server)
+    api, base = server.api, f"/fetch/{w.job['id']}/member"
+    r = api.post(base, {"username": w.outsider.username.upper(), "role": "viewer"},
+                 token=w.owner.token)
+    added = assert_envelope(r, 201, "Success add a member")["data"]
+    assert added == {**added, "user_id": w.outsider.id, "username": w.outsider.username,
+                     "role": "viewer"}
+    ok(api.delete(f"{base}/{w.outsider.id}", token=w.owner.token))
+    r = api.post(base, {"username": w.outsider.email.upper(), "role": "editor"},
+                 token=w.owner.token)
+    assert ok(r, 201)["user_id"] == w.outsider.id
+    got = ok(api.get(f"{base}/{w.outsider.id}", token=w.outsider.token))
+    assert (got["username"], got["role"]) == (w.outsider.username, "editor")

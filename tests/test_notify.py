@@ -221,6 +221,10 @@ def test_pause_after_failures_pauses_the_job_and_fires_paused(server, http_targe
     assert runs_when_paused == 2
     events = [json.loads(h.body)["event"] for h in http_target.requests]
     assert events == ["failure", "paused"]
+    # The engine's pause is in the audit log as the system's (API.md section 12).
+    pauses = ok(api.get(f"/audit?fetch_id={job['id']}&action=job.pause", token=token))
+    assert [(e["via"], e["user_id"], e["changed"]) for e in pauses] == \
+        [("system", None, ["is_active"])]
 
 
 def test_failing_receiver_is_retried_and_the_log_says_why(start_server, http_target):
@@ -247,6 +251,8 @@ def test_failing_receiver_is_retried_and_the_log_says_why(start_server, http_tar
     assert r.status == 502 and r.message == "Test notification failed: unexpected status 404"
     [logged] = deliveries(api, token, status="failed")
     assert logged["event"] == "test" and logged["error"] == "unexpected status 404"
+    # A failed test keeps its delivery row but writes no audit entry.
+    assert ok(api.get("/audit?action=channel.test", token=token)) == []
 
 
 def test_email_channel_mails_through_smtp(start_server, smtp_server, http_target):
@@ -260,6 +266,9 @@ def test_email_channel_mails_through_smtp(start_server, smtp_server, http_target
     assert "secret" not in channel
     r = api.post(f"/notify/channel/{channel['id']}/test", token=token)
     assert r.status == 200 and r.message == "Test notification sent", r
+    tests = ok(api.get("/audit?action=channel.test", token=token))   # a sent test is audited
+    assert [(e["resource"], e["resource_id"], e["via"]) for e in tests] == \
+        [("channel", channel["id"], "token")]
     http_target.status = 500
     job = make_job(api, token, http_target.url)
     ok(api.post(f"/fetch/{job['id']}/notify",

@@ -128,7 +128,7 @@ def test_metrics_count_requests_by_route_template_and_status(server):
                   route="/user/me", le="+Inf") >= 5
 
 
-def test_metrics_show_job_runs_and_active_jobs(server, http_target):  # noqa: F811
+def test_metrics_show_job_runs_and_active_jobs(server, http_target):
     token = server.admin.token
     before = scrape(server)
     schedule = server.api.post("/fetch/execute", {"name": "hourly", "type": "hours",

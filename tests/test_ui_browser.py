@@ -375,11 +375,130 @@ def test_every_control_is_labelled_and_the_keyboard_gets_everywhere(server, page
              "/schedules/new": "New schedule", "/headers/new": "New header preset",
              "/keys": "API keys", "/channels": "Notification channels",
              "/users": "Users", "/users/new": "New user",
-             "/account": "Your account"}
+             "/account": "Your account", "/activity": "Activity"}
     for route, heading in pages.items():
         page.goto(f"{server.url}/ui/#{route}")
         expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
         assert page.evaluate(UNLABELLED_CONTROLS) == [], route
+
+
+def _log_in(page, server, username: str, password: str) -> None:
+    from playwright.sync_api import expect
+
+    if "#/login" not in page.url:
+        page.goto(f"{server.url}/ui/#/login")
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    page.get_by_label("Username or e-mail", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Jobs")).to_be_visible()
+
+
+def _log_out(page) -> None:
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+
+
+def test_teammate_added_by_name_pauses_and_the_owner_sees_who(server, page):
+    """Issue 18's "done when": a teammate pauses a shared job through the dashboard;
+    its owner sees who did it and when on the job page and on the Activity page."""
+    from playwright.sync_api import expect
+
+    alice = server.make_user("alice")
+    bob = server.make_user("bob")
+    schedule = server.api.post("/fetch/execute", {"name": "hourly", "type": "hours", "value": 1},
+                               token=alice.token).data
+    job = server.api.post("/fetch", {"name": "shared probe", "endpoint": "http://127.0.0.1:9/x",
+                                     "execute_id": schedule["id"]}, token=alice.token).data
+
+    # The owner adds bob by name: the members panel asks for a name, not an id.
+    _log_in(page, server, "alice", alice.password)
+    page.goto(f"{server.url}/ui/#/jobs/{job['id']}")
+    members = page.locator("table.members")
+    expect(members).to_contain_text("alice (you)")
+    page.get_by_label("Username or e-mail", exact=True).fill("Bob@Example.com")
+    page.get_by_label("Role", exact=True).select_option("editor")
+    page.get_by_role("button", name="Add member").click()
+    expect(page.get_by_role("status")).to_have_text("Member added.")
+    expect(members.locator("tr", has_text="bob")).to_be_visible()
+    expect(page.get_by_label("Role of bob")).to_have_value("editor")
+    _log_out(page)
+
+    # Bob pauses the shared job.
+    _log_in(page, server, "bob", bob.password)
+    page.goto(f"{server.url}/ui/#/jobs/{job['id']}")
+    page.get_by_role("button", name="Pause").click()
+    expect(page.get_by_role("status")).to_have_text("Job paused.")
+    _log_out(page)
+
+    # The owner's job page says who did it and when; the API says the same.
+    _log_in(page, server, "alice", alice.password)
+    page.goto(f"{server.url}/ui/#/jobs/{job['id']}")
+    activity = page.locator("section[aria-labelledby=activity-title] ul.activity li")
+    newest = activity.first
+    expect(newest).to_contain_text(re.compile(r"^bob paused this job · (now|\d+ s ago)"))
+    expect(activity.last).to_contain_text("alice created this job")
+    entry = server.api.get(f"/audit?fetch_id={job['id']}", token=alice.token).data[0]
+    assert (entry["username"], entry["action"], entry["via"]) == ("bob", "job.pause", "token")
+    assert newest.locator("time").get_attribute("datetime") == entry["at"]
+
+    # The Activity page filters by action, user and job.
+    page.get_by_role("link", name="Activity", exact=True).click()
+    expect(page.get_by_role("heading", name="Activity", exact=True)).to_be_visible()
+    items = page.locator("main ul.activity li")
+    expect(items.first).to_contain_text("alice logged in")
+    expect(items.filter(has_text="bob paused job “shared probe” · ")).to_have_count(1)
+    page.get_by_label("Action", exact=True).select_option("job.pause")
+    expect(items).to_have_count(1)
+    expect(items.first).to_contain_text("bob paused job “shared probe”")
+    expect(page.get_by_label("Action", exact=True)).to_have_value("job.pause")
+    # Each choice re-renders the page: wait for the new list before the next one.
+    page.get_by_label("Action", exact=True).select_option("")
+    expect(items.nth(1)).to_be_visible()
+    page.get_by_label("User", exact=True).select_option(label="alice (you)")
+    expect(items.filter(has_text="bob")).to_have_count(0)
+    expect(items.first).to_contain_text("alice")
+    page.get_by_label("User", exact=True).select_option("")
+    expect(items.filter(has_text="bob").first).to_be_visible()
+    page.get_by_label("Job", exact=True).select_option(label="shared probe")
+    expect(items.filter(has_not_text="shared probe")).to_have_count(0)
+    expect(items.first).to_contain_text("bob paused")
+    # Alice sees nothing of what only concerns others (bob's login).
+    page.get_by_label("Job", exact=True).select_option("")
+    expect(items.filter(has_text="alice logged in").first).to_be_visible()
+    expect(items.filter(has_text="bob logged in")).to_have_count(0)
+    _log_out(page)
+
+    # A superuser sees everyone's entries.
+    _log_in(page, server, "admin", server.admin.password)
+    page.get_by_role("link", name="Activity", exact=True).click()
+    page.get_by_label("User", exact=True).select_option(label="bob")
+    expect(page.locator("main ul.activity li", has_text="bob logged in").first).to_be_visible()
+
+
+def test_activity_in_words(server, page):
+    """How the Activity page and the job page word entries, from the page's own module."""
+    entries = [
+        ({"via": "system", "username": None, "action": "job.pause", "changed": ["is_active"]},
+         "this job", "The scheduler paused this job"),
+        ({"via": "cli", "username": None, "action": "user.update", "changed": ["password"]},
+         None, "An operator (command line) changed a user (password)"),
+        ({"via": "apikey", "username": "robot", "action": "job.update",
+          "changed": ["endpoint", "name"]}, "job “probe”",
+         "robot changed job “probe” (endpoint, name)"),
+        ({"via": "token", "username": None, "user_id": None, "action": "login.failed",
+          "changed": []}, None, "Someone unknown failed to log in"),
+        ({"via": "token", "username": "eve", "action": "brand.new", "changed": []}, None,
+         "eve did brand.new"),
+    ]
+    page.goto(f"{server.url}/ui/")
+    words = page.evaluate(
+        "async (entries) => { const m = await import('./js/views/activity.js');"
+        " return entries.map(([entry, job]) => m.describe(entry, job)); }",
+        [[entry, job] for entry, job, _ in entries])
+    assert words == [expected for _, _, expected in entries]
 
 
 def test_a_run_in_flight_shows_as_running_never_as_a_failure(server, page):

@@ -13,6 +13,7 @@ from .dashboard import add_dashboard
 from .openapi import build_document
 from .routes import (
     apikeys,
+    audit,
     headers,
     home,
     jobs,
@@ -39,7 +40,7 @@ __all__ = ["ROUTE_MODULES", "all_routes", "create_app"]
 
 # Every resource's routes; the OpenAPI document is built from this same list.
 ROUTE_MODULES = (home, sessions, users, apikeys, service, schedules, headers, jobs, members,
-                 results, runs, notify)
+                 results, runs, notify, audit)
 
 _FIXED_MESSAGES = {404: "Not found", 405: "Method not allowed", 413: "Request body too large",
                    500: "Internal server error"}
@@ -73,7 +74,9 @@ def create_app(ctx: AppContext) -> bottle.Bottle:
     # Built once, from the routes served: GET /openapi.json hands out these bytes.
     ctx.openapi_json = json.dumps(build_document(routes, ctx.settings),
                                   ensure_ascii=False).encode()
+    readers = {route.path: route for route in routes if route.method == "GET"}
     for route in routes:
-        app.route(bottle_path(route.path), route.method, endpoint(route, ctx))
+        reader = readers.get(route.path) if route.method == "PATCH" else None
+        app.route(bottle_path(route.path), route.method, endpoint(route, ctx, reader))
     add_dashboard(app)
     return app

@@ -7,6 +7,12 @@ handler with a ``Call`` and renders its ``Reply`` (or an ``ApiError``, or any
 unexpected exception) as the envelope. The OpenAPI document is generated from the
 same ``Route`` objects.
 
+A write (POST, PATCH, DELETE) runs its handler and writes its audit entry
+(``services/audit.py``) in one ``unit_of_work``: the change and its entry commit
+together, and a request that fails rolls back both. Its ``changed`` fields are the
+body's, compared with the resource before (the same path's GET, read in the same
+transaction) and after (the reply's data).
+
 Every request, routed or not, gets a request id (``X-Request-ID``: the client's if
 it is sane, else a new one), one access-log line and its request metrics, labelled
 by route template, never by raw path: ``start_request``/``finish_request`` are the
@@ -31,10 +37,11 @@ import bottle
 
 from ..clientaddr import client_address
 from ..context import AppContext
-from ..db import is_busy_error
+from ..db import is_busy_error, unit_of_work
 from ..errors import ApiError, BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType
 from ..metrics import REQUEST_LATENCY, REQUESTS
 from ..models import User
+from ..services import audit
 from ..services.apikeys import SCOPES
 from ..services.identity import Identity, authenticate
 from ..timeutil import from_epoch, iso_seconds
@@ -62,6 +69,8 @@ _STARTED, _RID, _ROUTE, _USER = ("scheduler.started", "scheduler.request_id",
                                  "scheduler.route", "scheduler.user_id")
 
 NO_DATA = object()
+WRITE_METHODS = ("POST", "PATCH", "DELETE")
+_VERBS = {"POST": "create", "PATCH": "update", "DELETE": "delete"}
 # Ids are positive and fit a signed 64-bit column; anything else is no route (404).
 PATH_ID_PATTERN = r"[1-9][0-9]{0,17}"
 _UUID_PATTERN = r"[0-9A-Za-z-]{1,64}"
@@ -94,6 +103,17 @@ class Route:
     admin_only: bool = False
     # The answer carries credentials: ``Cache-Control: no-store``, errors included.
     no_store: bool = False
+    # The audit action of a write ("job.update"); default "<tag without s>.<verb>".
+    action: str | None = None
+    # False: the handler writes its own audit entries (login, refresh, logout).
+    audited: bool = True
+    # Slow work that needs no transaction (bcrypt), done before a write's opens; its
+    # result is ``Call.prepared``.
+    prepare: Callable[[Call], Any] | None = None
+
+    @property
+    def audit_action(self) -> str:
+        return self.action or f"{self.tag.removesuffix('s')}.{_VERBS[self.method]}"
 
 
 @dataclass
@@ -106,11 +126,22 @@ class Call:
     identity: Identity | None
     client_addr: str
     headers: Any
+    prepared: Any = None                     # what the route's ``prepare`` returned
 
     @property
     def user(self) -> User:
         assert self.identity is not None, "route declared auth='none'"
         return self.identity.user
+
+    def actor(self) -> audit.Actor:
+        """Who makes this request, for the audit log (no user on unauthenticated
+        routes: login and refresh name theirs with ``Actor.as_user``)."""
+        identity = self.identity
+        api_key = identity.api_key if identity is not None else None
+        actor = audit.Actor(via="token" if api_key is None else "apikey",
+                            api_key_id=None if api_key is None else api_key.id,
+                            remote_addr=self.client_addr, request_id=request_id())
+        return actor if identity is None else actor.as_user(identity.user)
 
 
 @dataclass
@@ -300,8 +331,41 @@ def finish_request() -> None:
                                     "client": client_address(environ)}}))
 
 
-def endpoint(route: Route, ctx: AppContext) -> Callable[..., bytes]:
-    """The Bottle callback for ``route``."""
+def _data(reply: Reply) -> dict[str, Any]:
+    return reply.data if isinstance(reply.data, dict) else {}
+
+
+def _audited_call(route: Route, reader: Route | None, call: Call) -> Reply:
+    """Run a write's handler and record it, in one transaction."""
+    with unit_of_work():
+        before: dict[str, Any] = {}
+        if reader is not None:
+            try:
+                before = _data(reader.handler(call))
+            except ApiError:
+                pass  # the write itself answers (with the same refusal, or its own)
+        reply = route.handler(call)
+        after = _data(reply)
+        params = call.params
+        resource = route.audit_action.split(".", 1)[0]
+        resource_id = next((value for value in (after.get("id"), params.get("id"),
+                                                params.get("user_id"), after.get("user_id"))
+                            if isinstance(value, int)), None)
+        job_id = params.get("fetch_id") or after.get("fetch_id")
+        if resource == "job":
+            job_id = resource_id
+        changed = audit.changed_fields(call.body, before, after)
+        audit.record(call.actor(), audit.refine_action(route.audit_action, changed, after),
+                     resource=resource, resource_id=resource_id, job_id=job_id,
+                     changed=changed)
+    return reply
+
+
+def endpoint(route: Route, ctx: AppContext, reader: Route | None = None
+             ) -> Callable[..., bytes]:
+    """The Bottle callback for ``route``; ``reader`` is the GET of the same path, which
+    shows an updated resource as it was before (for the audit log's ``changed``)."""
+    audited = route.audited and route.method in WRITE_METHODS
     body_validator = validator_for(route.body) if route.body is not None else None
     query = query_schema(route)
     query_validator = validator_for(query) if query else None
@@ -338,7 +402,9 @@ def endpoint(route: Route, ctx: AppContext) -> Callable[..., bytes]:
                 client_addr=client_address(environ),
                 headers=request.headers,
             )
-            reply = route.handler(call)
+            if route.prepare is not None:
+                call.prepared = route.prepare(call)
+            reply = _audited_call(route, reader, call) if audited else route.handler(call)
         except ApiError as exc:
             for name, value in exc.headers.items():
                 bottle.response.set_header(name, value)

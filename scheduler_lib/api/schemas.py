@@ -120,9 +120,25 @@ JOB = named("Job", {
 
 MEMBER = named("Member", {
     "type": "object",
-    "properties": {"fetch_id": _ID, "user_id": _ID,
+    "properties": {"fetch_id": _ID, "user_id": _ID, "username": {"type": "string"},
                    "role": {"enum": ["owner", "editor", "viewer"]}, "created_at": TIMESTAMP},
-    "required": ["fetch_id", "user_id", "role", "created_at"],
+    "required": ["fetch_id", "user_id", "username", "role", "created_at"],
+})
+
+_NULLABLE_STRING = {"type": ["string", "null"]}
+AUDIT_ENTRY = named("AuditEntry", {
+    "type": "object",
+    "properties": {
+        "id": _ID, "at": TIMESTAMP, "user_id": _NULLABLE_ID, "username": _NULLABLE_STRING,
+        "via": {"enum": ["token", "apikey", "cli", "system"]}, "api_key_id": _NULLABLE_ID,
+        "action": {"type": "string", "examples": ["job.update", "member.add", "login.failed"]},
+        "resource": _NULLABLE_STRING, "resource_id": _NULLABLE_ID, "fetch_id": _NULLABLE_ID,
+        "changed": {"type": "array", "items": {"type": "string"},
+                    "description": "Names of the fields that changed (never values)."},
+        "remote_addr": _NULLABLE_STRING, "request_id": _NULLABLE_STRING,
+    },
+    "required": ["id", "at", "user_id", "username", "via", "api_key_id", "action", "resource",
+                 "resource_id", "fetch_id", "changed", "remote_addr", "request_id"],
 })
 
 RESULT = named("Result", {

@@ -138,7 +138,8 @@ class Engine:
         self.pool: _WorkerPool | None = None
         self.retention = RetentionTask(settings.retention.max_runs_per_job,
                                        settings.retention.max_age_days,
-                                       interval=retention_interval, clock=clock)
+                                       interval=retention_interval, clock=clock,
+                                       audit_max_age_days=settings.audit.max_age_days)
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None

@@ -1,11 +1,11 @@
-"""Pruning old results in the background (``[retention]``).
+"""Pruning old results and audit entries in the background.
 
 Results older than ``retention.max_age_days`` go, and each job keeps only its newest
-``retention.max_runs_per_job``. Refresh tokens and revoked access-token ids past
-their token's expiry go too: an expired token is refused by its signature check
-whatever the table says, so those rows protect nothing. Deletes run in small
-batches, each its own short transaction, so that pruning never holds the database
-for long and never blocks the API.
+``retention.max_runs_per_job``; audit entries older than ``audit.max_age_days`` go.
+Refresh tokens and revoked access-token ids past their token's expiry go too: an
+expired token is refused by its signature check whatever the table says, so those
+rows protect nothing. Deletes run in small batches, each its own short transaction,
+so that pruning never holds the database for long and never blocks the API.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from ..db import database, release_connection
 from ..timeutil import utcnow
 from .store import execute, transaction
 
-__all__ = ["prune_results", "prune_expired_tokens", "RetentionTask"]
+__all__ = ["prune_results", "prune_audit", "prune_expired_tokens", "RetentionTask"]
 
 log = logging.getLogger("scheduler.retention")
 
@@ -28,11 +28,12 @@ BATCH = 500
 _TOKEN_GRACE = timedelta(minutes=1)
 
 
-def _delete_batches(where: str, params: tuple, stop: threading.Event | None) -> int:
+def _delete_batches(where: str, params: tuple, stop: threading.Event | None,
+                    table: str = "job_results") -> int:
     deleted = 0
     while stop is None or not stop.is_set():
         with transaction():
-            count = execute(f"DELETE FROM job_results WHERE id IN (SELECT id FROM job_results "
+            count = execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} "
                             f"WHERE {where} LIMIT ?)", (*params, BATCH)).rowcount
         deleted += count
         if count < BATCH:
@@ -58,6 +59,13 @@ def prune_results(max_runs_per_job: int, max_age_days: int, now: datetime | None
     return deleted
 
 
+def prune_audit(max_age_days: int, now: datetime | None = None,
+                stop: threading.Event | None = None) -> int:
+    """Delete audit entries older than ``max_age_days``; returns how many went."""
+    horizon = (now or utcnow()) - timedelta(days=max_age_days)
+    return _delete_batches("at < ?", (horizon,), stop, table="audit_log")
+
+
 def prune_expired_tokens(now: datetime | None = None) -> int:
     """Delete refresh tokens and revoked-token entries past their expiry."""
     horizon = (now or utcnow()) - _TOKEN_GRACE
@@ -69,12 +77,15 @@ def prune_expired_tokens(now: datetime | None = None) -> int:
 
 
 class RetentionTask:
-    """A thread pruning results every ``interval`` seconds (first after ``delay``)."""
+    """A thread pruning results and audit entries every ``interval`` seconds (first
+    after ``delay``)."""
 
     def __init__(self, max_runs_per_job: int, max_age_days: int, *, interval: float = 300.0,
-                 delay: float = 10.0, clock: Callable[[], datetime] = utcnow):
+                 delay: float = 10.0, clock: Callable[[], datetime] = utcnow,
+                 audit_max_age_days: int = 365):
         self.max_runs_per_job = max_runs_per_job
         self.max_age_days = max_age_days
+        self.audit_max_age_days = audit_max_age_days
         self.interval = interval
         self.delay = delay
         self.clock = clock
@@ -101,6 +112,9 @@ class RetentionTask:
                                                      self.clock(), self._stop)
                     if self.last_pruned:
                         log.info("pruned %d old results", self.last_pruned)
+                    audit_pruned = prune_audit(self.audit_max_age_days, self.clock(), self._stop)
+                    if audit_pruned:
+                        log.info("pruned %d old audit entries", audit_pruned)
                     prune_expired_tokens(self.clock())
                 except Exception:  # retried at the next interval
                     log.exception("pruning results failed")

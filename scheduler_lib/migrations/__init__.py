@@ -21,12 +21,13 @@ from . import (
     m0050_security,
     m0060_assertions,
     m0070_notifications,
+    m0080_audit,
 )
 
 __all__ = ["MIGRATIONS", "migrate", "pending"]
 
 MIGRATIONS = (m0001_initial, m0020_engine, m0030_login_throttle, m0040_run_requests,
-              m0050_security, m0060_assertions, m0070_notifications)
+              m0050_security, m0060_assertions, m0070_notifications, m0080_audit)
 
 _PK = {"sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT", "postgres": "BIGSERIAL PRIMARY KEY"}
 

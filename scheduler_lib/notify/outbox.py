@@ -32,6 +32,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ..db import database
+from ..services import audit
 from ..timeutil import iso
 from .events import job_facts, run_facts
 
@@ -129,6 +130,10 @@ def record_run_ends(records: Sequence[EndedAttempt], now: datetime) -> int:
             "next_run_at = CASE WHEN ? THEN NULL ELSE next_run_at END, "
             "updated_at = CASE WHEN ? THEN ? ELSE updated_at END "
             "WHERE id = ?".replace("?", database.param), changed)
+        # Recorded in this same transaction: a pause never commits without its entry.
+        for job_id in (row[-1] for row in changed if row[2]):
+            audit.record_system("job.pause", resource="job", resource_id=job_id, job_id=job_id,
+                                changed=("is_active",))
     results = {job_id: record.result_id for job_id, record in ended.items()}
     return _write_deliveries(fired, results, now)
 

@@ -9,6 +9,7 @@ from ..errors import BadRequest, Conflict, NotFound
 from ..models import JobMember, User
 from ..timeutil import utcnow
 from . import access
+from .sessions import find_user
 
 __all__ = ["list_members", "add_member", "get_member", "update_member", "remove_member"]
 
@@ -33,17 +34,30 @@ def _is_last_owner(member: JobMember) -> bool:
 def list_members(user: User, job_id: int, limit: int, offset: int
                  ) -> tuple[list[JobMember], int]:
     job = access.require(user, job_id, access.READ)
-    rows = JobMember.select().where(JobMember.job == job.id).order_by(
-        JobMember.created_at, JobMember.user)
+    rows = (JobMember.select(JobMember, User).join(User).where(JobMember.job == job.id)
+            .order_by(JobMember.created_at, JobMember.user))
     return list(rows.limit(limit).offset(offset)), rows.count()
 
 
-def add_member(user: User, job_id: int, user_id: int, role: str) -> JobMember:
+def _named_user(user_id: int | None, username: str | None) -> User:
+    """The user given by id or by username/e-mail (exactly one of them)."""
+    if (user_id is None) == (username is None):
+        raise BadRequest("Field 'user_id' or 'username' is required (exactly one of them)")
+    found = (User.get_or_none(User.id == user_id) if user_id is not None
+             else find_user(username or ""))
+    if found is None:
+        raise NotFound(f"User with id {user_id} not found" if user_id is not None
+                       else f"User {username} not found")
+    return found
+
+
+def add_member(user: User, job_id: int, role: str, *, user_id: int | None = None,
+               username: str | None = None) -> JobMember:
+    """Give a user (by id, or by username or e-mail) a role in the job (owners)."""
     try:
         with exclusive():
             job = access.require(user, job_id, access.OWNER)
-            if User.get_or_none(User.id == user_id) is None:
-                raise NotFound(f"User with id {user_id} not found")
+            user_id = _named_user(user_id, username).id
             if JobMember.get_or_none(JobMember.job == job.id, JobMember.user == user_id):
                 raise Conflict(f"User with id {user_id} is already a member of this project")
             return JobMember.create(job=job.id, user=user_id, role=role, created_at=utcnow())

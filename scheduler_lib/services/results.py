@@ -16,10 +16,12 @@ from ..timeutil import parse_iso, utcnow
 from . import access
 from .jobs import payload_text
 
-__all__ = ["list_results", "create_result", "get_result", "update_result", "delete_result"]
+__all__ = ["parse_since", "list_results", "create_result", "get_result", "update_result",
+           "delete_result"]
 
 
-def _since(text: str) -> Any:
+def parse_since(text: str) -> Any:
+    """A ``?since=`` query value as a naive UTC time; BadRequest when it is not one."""
     try:
         return parse_iso(text)
     except (ValueError, OverflowError):
@@ -44,7 +46,7 @@ def list_results(user: User, job_id: int, query: dict[str, Any]
     if status in ("success", "failure"):
         rows = rows.where(JobResult.success == (status == "success"))
     if query.get("since") is not None:
-        rows = rows.where(JobResult.created_at >= _since(query["since"]))
+        rows = rows.where(JobResult.created_at >= parse_since(query["since"]))
     total = rows.count()
     page = rows.order_by(JobResult.created_at.desc(), JobResult.id.desc())
     return list(page.limit(query["limit"]).offset(query["offset"])), total

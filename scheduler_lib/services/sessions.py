@@ -14,7 +14,7 @@ from ..db import database, release_connection
 from ..errors import Unauthorized
 from ..models import RefreshToken, RevokedToken, User
 from ..timeutil import from_epoch, utcnow
-from . import throttle
+from . import audit, throttle
 
 __all__ = ["login", "refresh", "logout", "revoke_all_refresh_tokens", "find_user"]
 
@@ -42,12 +42,15 @@ def _issue_pair(ctx: AppContext, user: User, family_id: str) -> dict[str, str]:
 
 
 def login(ctx: AppContext, identifier: str, password: str,
-          client_addr: str = "") -> dict[str, str]:
+          client: audit.Actor) -> dict[str, str]:
     """A new token pair (a new refresh family), or Unauthorized.
 
-    TooManyRequests while the account ``identifier`` names or ``client_addr`` is
+    TooManyRequests while the account ``identifier`` names or the client's address is
     throttled (checked before the password, so even the right one is refused then).
+    Both a login and a failed one are audited (as ``client`` acting as the account
+    named).
     """
+    client_addr = client.remote_addr or ""
     user = find_user(identifier)
     account = throttle.account_key(identifier, user.id if user is not None else None)
     throttle.check(ctx.settings, account, client_addr)
@@ -60,10 +63,15 @@ def login(ctx: AppContext, identifier: str, password: str,
     else:
         ok = auth.check_password(password, user.password_hash)
     if not ok or user is None:
-        throttle.record_failure(ctx.settings, account, client_addr)
+        with database.atomic():
+            throttle.record_failure(ctx.settings, account, client_addr)
+            audit.record(client.as_user(user), "login.failed", resource="user",
+                         resource_id=user.id if user is not None else None)
         raise Unauthorized("Invalid identifier or password")
-    throttle.clear(account, client_addr)
-    return _issue_pair(ctx, user, uuid.uuid4().hex)
+    with database.atomic():
+        throttle.clear(account, client_addr)
+        audit.record(client.as_user(user), "login", resource="user", resource_id=user.id)
+        return _issue_pair(ctx, user, uuid.uuid4().hex)
 
 
 def _revoke_family(family_id: str) -> None:
@@ -80,34 +88,38 @@ def _claim_refresh_token(ctx: AppContext, token: str) -> tuple[dict[str, Any], R
     return claims, row
 
 
-def refresh(ctx: AppContext, token: str) -> dict[str, str]:
+def refresh(ctx: AppContext, token: str, client: audit.Actor) -> dict[str, str]:
     """Rotate: revoke the presented refresh token and return a new pair.
 
     Presenting a token that was already revoked means it leaked: every token of its
-    login (family) is revoked too. Claiming the token, revoking the family on reuse
-    and issuing the new token happen in one transaction: a racing reuse either
-    waits for the winner's new token and revokes it with the family, or wins and is
-    revoked by the other; two live sessions never come out of one token.
+    login (family) is revoked too, and the detection is audited (``token.reuse``).
+    Claiming the token, revoking the family on reuse and issuing the new token happen
+    in one transaction: a racing reuse either waits for the winner's new token and
+    revokes it with the family, or wins and is revoked by the other; two live
+    sessions never come out of one token.
     """
     claims, row = _claim_refresh_token(ctx, token)
     with database.atomic():
         won = (RefreshToken.update(revoked_at=utcnow())
                .where(RefreshToken.jti == row.jti, RefreshToken.revoked_at.is_null())
                .execute())
+        user = User.get_or_none(User.id == row.user_id)
         if not won:
             _revoke_family(row.family_id)
-        else:
-            user = User.get_or_none(User.id == row.user_id)
-            if user is not None and claims.get("ver") == user.token_version:
-                return _issue_pair(ctx, user, row.family_id)
+            audit.record(client.as_user(user), "token.reuse", resource="user",
+                         resource_id=row.user_id)
+        elif user is not None and claims.get("ver") == user.token_version:
+            audit.record(client.as_user(user), "token.refresh", resource="user",
+                         resource_id=user.id)
+            return _issue_pair(ctx, user, row.family_id)
     if not won:
         raise Unauthorized("Token has been revoked")
     raise Unauthorized("Invalid token")
 
 
-def logout(ctx: AppContext, user: User, refresh_token: str,
+def logout(ctx: AppContext, actor: audit.Actor, user: User, refresh_token: str,
            access_claims: dict[str, Any] | None) -> None:
-    """Revoke the refresh token and the access token used for this call."""
+    """Revoke the refresh token and the access token used for this call (audited)."""
     try:
         claims, row = _claim_refresh_token(ctx, refresh_token)
     except Unauthorized:
@@ -123,6 +135,7 @@ def logout(ctx: AppContext, user: User, refresh_token: str,
              .on_conflict_ignore().execute())
         # Entries past their token's expiry protect nothing any more.
         RevokedToken.delete().where(RevokedToken.expires_at < now - timedelta(minutes=1)).execute()
+        audit.record(actor, "logout", resource="user", resource_id=user.id)
 
 
 def revoke_all_refresh_tokens(user_id: int) -> None:

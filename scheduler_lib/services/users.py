@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import peewee
@@ -18,7 +19,7 @@ from .sessions import revoke_all_refresh_tokens
 __all__ = [
     "USERNAME_PATTERN", "EMAIL_PATTERN", "MIN_PASSWORD_LENGTH", "create_user", "get_user",
     "get_user_by_username", "list_users", "update_user", "update_profile", "delete_user",
-    "set_password",
+    "set_password", "NewPassword", "new_password", "hash_new_password",
 ]
 
 USERNAME_PATTERN = r"^[A-Za-z0-9._-]{3,150}$"
@@ -60,11 +61,41 @@ def _ensure_unique(username: str | None, email: str | None, exclude_id: int | No
             raise Conflict(f"{label} {value} is already taken")
 
 
+@dataclass(frozen=True)
+class NewPassword:
+    """A new password, checked and hashed."""
+    hash: str
+
+
+def hash_new_password(ctx: AppContext, password: str) -> NewPassword:
+    """``password`` checked and hashed (slow: outside any transaction)."""
+    return NewPassword(auth.hash_password(_check_password(password),
+                                          ctx.settings.auth.bcrypt_rounds))
+
+
+def new_password(ctx: AppContext, changes: dict[str, Any], *,
+                 current_user: User | None = None) -> NewPassword | None:
+    """The new ``password`` of ``changes`` checked and hashed (None when it sets none).
+
+    bcrypt is slow: the API calls this before the write's transaction opens (a
+    route's ``prepare``) and hands the result on. With ``current_user`` (someone
+    changing their own password) ``current_password`` must be theirs.
+    """
+    password = changes.get("password")
+    if password is None:
+        return None
+    if current_user is not None:
+        current = changes.get("current_password")
+        if current is None or not auth.check_password(current, current_user.password_hash):
+            raise Forbidden("Current password is incorrect")
+    return hash_new_password(ctx, password)
+
+
 def create_user(ctx: AppContext, *, username: str, email: str, password: str,
-                is_superuser: bool = False) -> User:
+                is_superuser: bool = False, prepared: NewPassword | None = None) -> User:
     username = _check_username(username)
     email = _check_email(email)
-    password_hash = auth.hash_password(_check_password(password), ctx.settings.auth.bcrypt_rounds)
+    password_hash = (prepared or hash_new_password(ctx, password)).hash
     now = utcnow()
     try:
         with database.atomic():
@@ -100,7 +131,8 @@ def _superuser_count() -> int:
     return User.select().where(User.is_superuser == True).count()  # noqa: E712
 
 
-def _apply_changes(ctx: AppContext, user: User, changes: dict[str, Any]) -> User:
+def _apply_changes(ctx: AppContext, user: User, changes: dict[str, Any],
+                   prepared: NewPassword | None = None) -> User:
     """Write username/email/password/is_superuser changes in one transaction."""
     username = changes.get("username")
     email = changes.get("email")
@@ -108,10 +140,8 @@ def _apply_changes(ctx: AppContext, user: User, changes: dict[str, Any]) -> User
         _check_username(username)
     if email is not None:
         email = _check_email(email)
-    password = changes.get("password")
-    new_hash = None
-    if password is not None:
-        new_hash = auth.hash_password(_check_password(password), ctx.settings.auth.bcrypt_rounds)
+    prepared = prepared or new_password(ctx, changes)
+    new_hash = prepared.hash if prepared is not None else None
     try:
         with exclusive():
             fresh = get_user(user.id)
@@ -136,25 +166,26 @@ def _apply_changes(ctx: AppContext, user: User, changes: dict[str, Any]) -> User
         raise Conflict("Username or email is already taken") from None
 
 
-def update_user(ctx: AppContext, user_id: int, changes: dict[str, Any]) -> User:
+def update_user(ctx: AppContext, user_id: int, changes: dict[str, Any],
+                prepared: NewPassword | None = None) -> User:
     """A superuser's edit of any user (the only way to change is_superuser)."""
-    return _apply_changes(ctx, get_user(user_id), changes)
+    return _apply_changes(ctx, get_user(user_id), changes, prepared)
 
 
-def update_profile(ctx: AppContext, user: User, changes: dict[str, Any]) -> User:
-    """A user's edit of themself: no escalation, password change needs the old one."""
+def update_profile(ctx: AppContext, user: User, changes: dict[str, Any],
+                   prepared: NewPassword | None = None) -> User:
+    """A user's edit of themself: no escalation, password change needs the old one
+    (checked by ``new_password(..., current_user=user)``, here or by the caller)."""
     if "is_superuser" in changes and changes["is_superuser"] != user.is_superuser:
         raise Forbidden("Only a superuser can change is_superuser, via PATCH /user/{id}")
-    if changes.get("password") is not None:
-        current = changes.get("current_password")
-        if current is None or not auth.check_password(current, user.password_hash):
-            raise Forbidden("Current password is incorrect")
-    allowed = {k: v for k, v in changes.items() if k in ("username", "email", "password")}
-    return _apply_changes(ctx, user, allowed)
+    prepared = prepared or new_password(ctx, changes, current_user=user)
+    allowed = {k: v for k, v in changes.items() if k in ("username", "email")}
+    return _apply_changes(ctx, user, allowed, prepared)
 
 
-def set_password(ctx: AppContext, user: User, password: str) -> User:
-    return _apply_changes(ctx, user, {"password": password})
+def set_password(ctx: AppContext, user: User, password: NewPassword) -> User:
+    """The operator's reset (CLI) to a password made by ``new_password``."""
+    return _apply_changes(ctx, user, {}, password)
 
 
 def delete_user(actor: User | None, user_id: int) -> None:

@@ -24,6 +24,8 @@ MARK = "victim-private-7f3a"
 # Tables whose rows change by design on a rejected request (a failed login is
 # counted, and SQLite's autoincrement counter moves with it).
 VOLATILE_TABLES = {"login_failures", "schema_migrations", "sqlite_sequence"}
+# Audit entries that a rejected request writes by design (API.md section 12).
+_KEPT_ON_REJECTION = {"audit_log": "WHERE action NOT IN ('login.failed', 'token.reuse')"}
 
 
 def body_routes() -> list[Route]:
@@ -35,7 +37,8 @@ def db_snapshot() -> dict[str, list[str]]:
     tables = sorted(set(database.get_tables()) - VOLATILE_TABLES)
     snapshot = {}
     for table in tables:
-        rows = database.execute_sql(f'SELECT * FROM "{table}"').fetchall()
+        where = _KEPT_ON_REJECTION.get(table, "")
+        rows = database.execute_sql(f'SELECT * FROM "{table}" {where}').fetchall()
         snapshot[table] = sorted(repr(tuple(row)) for row in rows)
     return snapshot
 

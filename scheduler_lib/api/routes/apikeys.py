@@ -109,8 +109,8 @@ ROUTES = [
           errors=(403, 404), operation_id="deleteApiKey"),
     Route("POST", "/user/apikey/{id}", rotate_key, _ROTATE_SUMMARY, **_KEYS, status=201,
           data=API_KEY_WITH_SECRET, errors=(400, 403, 404), body=_ROTATE_BODY, no_store=True,
-          operation_id="rotateApiKey"),
+          operation_id="rotateApiKey", action="apikey.rotate"),
     Route("POST", "/user/apikey/{id}/rotate", rotate_key, _ROTATE_SUMMARY, **_KEYS,
           status=201, data=API_KEY_WITH_SECRET, errors=(400, 403, 404), body=_ROTATE_BODY,
-          no_store=True, operation_id="rotateApiKeyAlias"),
+          no_store=True, operation_id="rotateApiKeyAlias", action="apikey.rotate"),
 ]

@@ -20,8 +20,9 @@ def list_members(call: Call) -> Reply:
 
 
 def add_member(call: Call) -> Reply:
-    member = members.add_member(call.user, call.params["fetch_id"], call.body["user_id"],
-                                call.body["role"])
+    member = members.add_member(call.user, call.params["fetch_id"], call.body["role"],
+                                user_id=call.body.get("user_id"),
+                                username=call.body.get("username"))
     return Reply("Success add a member", member.to_json())
 
 
@@ -46,11 +47,14 @@ ROUTES = [
           tag="members", paginated=True, data=schemas.list_of(schemas.MEMBER),
           errors=(403, 404), operation_id="listMembers"),
     Route("POST", "/fetch/{fetch_id}/member", add_member, "Add a member (owner)",
-          tag="members", status=201,
+          tag="members", status=201, action="member.add",
           body=named("MemberCreate",
                      obj({"user_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                          "username": {"type": "string", "minLength": 1, "maxLength": 254,
+                                       "description": "A username or e-mail address (any "
+                                                      "case); instead of user_id."},
                           "role": _ROLE},
-                         ("user_id", "role"))),
+                         ("role",))),
           data=schemas.MEMBER, errors=(400, 403, 404, 409), operation_id="addMember"),
     Route("GET", "/fetch/{fetch_id}/member/{user_id}", get_member, "One member (members)",
           tag="members", data=schemas.MEMBER, errors=(403, 404), operation_id="getMember"),
@@ -61,5 +65,5 @@ ROUTES = [
           operation_id="updateMember"),
     Route("DELETE", "/fetch/{fetch_id}/member/{user_id}", remove_member,
           "Remove a member (owner; never the last owner)", tag="members",
-          errors=(400, 403, 404), operation_id="removeMember"),
+          errors=(400, 403, 404), operation_id="removeMember", action="member.remove"),
 ]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ...db import unit_of_work
 from ...notify.events import EVENTS
-from ...services import notify
+from ...services import audit, notify
 from .. import schemas
 from ..routing import Call, Reply, Route
 from ..schemas import named
@@ -57,7 +58,12 @@ def rotate_secret(call: Call) -> Reply:
 
 
 def test_channel(call: Call) -> Reply:
+    # The delivery row is kept whatever the outcome, so this runs outside the audited
+    # write transaction; a test that was sent (200) is then recorded on its own.
     delivery = notify.test_channel(call.ctx, call.user, call.params["id"])
+    with unit_of_work():
+        audit.record(call.actor(), "channel.test", resource="channel",
+                     resource_id=call.params["id"])
     return Reply("Test notification sent", delivery.to_json())
 
 
@@ -95,24 +101,29 @@ ROUTES = [
           "Create a channel (a webhook's secret is in this answer only)", tag="notifications",
           status=201,
           body=named("ChannelCreate", obj(_CHANNEL_FIELDS, ("name", "type", "target"))),
-          data=schemas.CHANNEL_WITH_SECRET, errors=(400,), operation_id="createChannel"),
+          data=schemas.CHANNEL_WITH_SECRET, errors=(400,), operation_id="createChannel",
+          action="channel.create"),
     Route("GET", "/notify/channel/{id}", get_channel, "One channel", tag="notifications",
           data=schemas.CHANNEL, errors=(403, 404), operation_id="getChannel"),
     Route("PATCH", "/notify/channel/{id}", update_channel,
           "Rename a channel or change its target", tag="notifications",
           body=named("ChannelUpdate", obj({"name": _NAME, "target": _TARGET})),
-          data=schemas.CHANNEL, errors=(400, 403, 404), operation_id="updateChannel"),
+          data=schemas.CHANNEL, errors=(400, 403, 404), operation_id="updateChannel",
+          action="channel.update"),
     Route("DELETE", "/notify/channel/{id}", delete_channel,
           "Delete a channel with its subscriptions and deliveries", tag="notifications",
-          errors=(403, 404), operation_id="deleteChannel"),
+          errors=(403, 404), operation_id="deleteChannel", action="channel.delete"),
     Route("POST", "/notify/channel/{id}/rotate-secret", rotate_secret,
           "A new webhook secret (shown in this answer only)", tag="notifications",
           status=201, data=schemas.CHANNEL_WITH_SECRET, errors=(400, 403, 404),
-          operation_id="rotateChannelSecret"),
+          operation_id="rotateChannelSecret", action="channel.rotate"),
     Route("POST", "/notify/channel/{id}/test", test_channel,
           "Send a test event now and wait for it (502 with the reason if it fails)",
           tag="notifications", data=schemas.DELIVERY, errors=(403, 404, 502),
-          operation_id="testChannel"),
+          operation_id="testChannel",
+          # Its delivery row must stay when the test fails (502): the handler records
+          # a sent test itself instead of running in the audited write transaction.
+          audited=False),
     Route("GET", "/fetch/{fetch_id}/notify", list_subscriptions,
           "A job's notification subscriptions (members)", tag="notifications",
           paginated=True, data=schemas.list_of(schemas.SUBSCRIPTION), errors=(403, 404),
@@ -123,14 +134,15 @@ ROUTES = [
           body=named("SubscriptionCreate", obj({"channel_id": _ID, "events": _EVENTS},
                                                ("channel_id", "events"))),
           data=schemas.SUBSCRIPTION, errors=(400, 403, 404, 409),
-          operation_id="createSubscription"),
+          operation_id="createSubscription", action="subscription.create"),
     Route("PATCH", "/fetch/{fetch_id}/notify/{id}", update_subscription,
           "Change a subscription's events (subscriber, job owner)", tag="notifications",
           body=named("SubscriptionUpdate", obj({"events": _EVENTS})),
-          data=schemas.SUBSCRIPTION, errors=(400, 403, 404), operation_id="updateSubscription"),
+          data=schemas.SUBSCRIPTION, errors=(400, 403, 404), operation_id="updateSubscription",
+          action="subscription.update"),
     Route("DELETE", "/fetch/{fetch_id}/notify/{id}", delete_subscription,
           "Remove a subscription (subscriber, job owner)", tag="notifications",
-          errors=(403, 404), operation_id="deleteSubscription"),
+          errors=(403, 404), operation_id="deleteSubscription", action="subscription.delete"),
     Route("GET", "/notify/delivery", list_deliveries,
           "Deliveries to the caller's channels, newest first", tag="notifications",
           paginated=True, query=_DELIVERY_FILTERS, data=schemas.list_of(schemas.DELIVERY),

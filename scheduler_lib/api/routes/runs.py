@@ -19,7 +19,7 @@ ROUTES = [
     Route("POST", "/fetch/{id}/run", run_job,
           "Run a job now, off schedule (owner, editor); the job's own job_id and "
           "next_run_at do not change; one manual run per job waits at a time (409)",
-          tag="jobs", status=202,
+          tag="jobs", status=202, action="job.run",
           data=named("RunQueued", {"type": "object", "properties": {"job_id": {"type": "string"}},
                                    "required": ["job_id"]}),
           errors=(401, 403, 404, 409, 503), operation_id="runJob"),

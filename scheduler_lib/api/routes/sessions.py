@@ -1,4 +1,5 @@
-"""POST /login, /refresh/token, /logout."""
+"""POST /login, /refresh/token, /logout (each writes its own audit entries: a failed
+login and a detected token reuse are recorded although the request fails)."""
 
 from __future__ import annotations
 
@@ -14,17 +15,18 @@ _REFRESH_BODY = named("RefreshToken", obj({"refresh_token": {"type": "string", "
 
 def login(call: Call) -> Reply:
     pair = sessions.login(call.ctx, call.body["identifier"], call.body["password"],
-                          call.client_addr)
+                          call.actor())
     return Reply("Login success!", pair)
 
 
 def refresh(call: Call) -> Reply:
-    return Reply("Refresh success!", sessions.refresh(call.ctx, call.body["refresh_token"]))
+    return Reply("Refresh success!", sessions.refresh(call.ctx, call.body["refresh_token"],
+                                                        call.actor()))
 
 
 def logout(call: Call) -> Reply:
     claims = call.identity.claims if call.identity else None
-    sessions.logout(call.ctx, call.user, call.body["refresh_token"], claims)
+    sessions.logout(call.ctx, call.actor(), call.user, call.body["refresh_token"], claims)
     return Reply("Logout successful!")
 
 
@@ -35,11 +37,11 @@ ROUTES = [
           body=named("Credentials",
                      obj({"identifier": {"type": "string", "minLength": 1, "maxLength": 254},
                           "password": {"type": "string", "minLength": 1, "maxLength": 1024}},
-                         ("identifier", "password"))), operation_id="login"),
+                         ("identifier", "password"))), operation_id="login", audited=False),
     Route("POST", "/refresh/token", refresh, "Exchange a refresh token for a new pair",
           auth="none", tag="auth", body=_REFRESH_BODY, data=schemas.TOKEN_PAIR,
-          errors=(400, 401), no_store=True, operation_id="refreshToken"),
+          errors=(400, 401), no_store=True, operation_id="refreshToken", audited=False),
     Route("POST", "/logout", logout, "Revoke the refresh token and this access token",
           tag="auth", body=_REFRESH_BODY, errors=(400, 401), no_store=True,
-          operation_id="logout"),
+          operation_id="logout", audited=False),
 ]

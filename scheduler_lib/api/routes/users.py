@@ -21,8 +21,18 @@ def me(call: Call) -> Reply:
     return Reply(f"Welcome {call.user.username}!", call.user.to_json())
 
 
+def _new_password(call: Call) -> users.NewPassword | None:
+    return users.new_password(call.ctx, call.body)
+
+
+def _my_new_password(call: Call) -> users.NewPassword | None:
+    if "is_superuser" in call.body and call.body["is_superuser"] != call.user.is_superuser:
+        return None  # refused by update_profile before any password is looked at
+    return users.new_password(call.ctx, call.body, current_user=call.user)
+
+
 def update_me(call: Call) -> Reply:
-    user = users.update_profile(call.ctx, call.user, call.body)
+    user = users.update_profile(call.ctx, call.user, call.body, call.prepared)
     return Reply("Profile updated successfully!", user.to_json())
 
 
@@ -35,7 +45,8 @@ def create_user(call: Call) -> Reply:
     body = call.body
     user = users.create_user(call.ctx, username=body["username"], email=body["email"],
                              password=body["password"],
-                             is_superuser=body.get("is_superuser", False))
+                             is_superuser=body.get("is_superuser", False),
+                             prepared=call.prepared)
     return Reply(f"User {user.username} has been created successfully!", user.to_json())
 
 
@@ -45,7 +56,7 @@ def get_user(call: Call) -> Reply:
 
 def update_user(call: Call) -> Reply:
     user_id = call.params["id"]
-    user = users.update_user(call.ctx, user_id, call.body)
+    user = users.update_user(call.ctx, user_id, call.body, call.prepared)
     return Reply(f"User with id {user_id} has been updated successfully!", user.to_json())
 
 
@@ -59,7 +70,7 @@ ROUTES = [
     Route("GET", "/user/me", me, "The caller's profile", tag="users", data=schemas.USER,
           operation_id="getMe"),
     Route("PATCH", "/user/me", update_me, "Update the caller's profile", tag="users",
-          admin_only=True,
+          admin_only=True, prepare=_my_new_password,
           data=schemas.USER, errors=(400, 403, 409),
           body=named("ProfileUpdate",
                      obj({"username": _USERNAME, "email": _EMAIL, "password": _PASSWORD,
@@ -69,7 +80,7 @@ ROUTES = [
           tag="users", paginated=True, data=schemas.list_of(schemas.USER),
           operation_id="listUsers"),
     Route("POST", "/user", create_user, "Create a user (superuser)", auth="superuser",
-          tag="users", status=201, data=schemas.USER, errors=(400, 409),
+          tag="users", status=201, data=schemas.USER, errors=(400, 409), prepare=_new_password,
           body=named("UserCreate",
                      obj({"username": _USERNAME, "email": _EMAIL, "password": _PASSWORD,
                           "is_superuser": _SUPERUSER}, ("username", "email", "password"))),
@@ -77,7 +88,7 @@ ROUTES = [
     Route("GET", "/user/{id}", get_user, "One user (superuser)", auth="superuser",
           tag="users", data=schemas.USER, errors=(404,), operation_id="getUser"),
     Route("PATCH", "/user/{id}", update_user, "Update a user (superuser)", auth="superuser",
-          tag="users", data=schemas.USER, errors=(400, 404, 409),
+          tag="users", data=schemas.USER, errors=(400, 404, 409), prepare=_new_password,
           body=named("UserUpdate",
                      obj({"username": _USERNAME, "email": _EMAIL, "password": _PASSWORD,
                           "is_superuser": _SUPERUSER})), operation_id="updateUser"),

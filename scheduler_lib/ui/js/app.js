@@ -4,6 +4,7 @@
 import {currentUser, isLoggedIn, logout, onSessionLost} from "./api.js";
 import {fill, h, parseQuery} from "./dom.js";
 import * as account from "./views/account.js";
+import * as activity from "./views/activity.js";
 import * as channels from "./views/channels.js";
 import * as headers from "./views/headers.js";
 import * as jobForm from "./views/jobform.js";
@@ -28,6 +29,7 @@ const ROUTES = [
   {pattern: /^\/headers\/(\d+)$/, view: headers.renderForm},
   {pattern: /^\/channels$/, view: channels.render},
   {pattern: /^\/keys$/, view: keys.render},
+  {pattern: /^\/activity$/, view: activity.render},
   {pattern: /^\/users$/, view: users.renderList, superuser: true},
   {pattern: /^\/users\/new$/, view: users.renderForm, superuser: true},
   {pattern: /^\/users\/(\d+)$/, view: users.renderForm, superuser: true},

@@ -1,7 +1,8 @@
 // One job: its settings, the buttons to run / pause / edit / delete it, its recent
-// results (refreshed while the page is open) and its members with their roles.
-// Attempts in flight are shown apart, on a "Running now" line (the API lists them
-// only with ?status=running), never as failures.
+// results (refreshed while the page is open), its members with their roles, and
+// who did what to it lately (views/activity.js). Attempts in flight are shown
+// apart, on a "Running now" line (the API lists them only with ?status=running),
+// never as failures.
 
 import {api, currentUser} from "../api.js";
 import {
@@ -11,6 +12,7 @@ import {
 import {confirmed, pageOf, pager} from "../parts.js";
 import {errorText, rulesList} from "../rules.js";
 import {notificationsSection} from "./notifications.js";
+import {recentActivity} from "./activity.js";
 
 const ROLES = ["owner", "editor", "viewer"];
 const RESULTS_REFRESH_MS = 3000;
@@ -127,12 +129,11 @@ function resultsSection(ctx, job, onJob) {
   return {section, reload: load};
 }
 
-function membersSection(ctx, job, members, isOwner, names) {
+function membersSection(ctx, job, members, isOwner) {
   const errors = errorBox();
   const me = currentUser();
   const rows = members.map((member) => {
-    const who = member.user_id === me.id ? `${me.username} (you)`
-      : names.get(member.user_id) || `user #${member.user_id}`;
+    const who = member.user_id === me.id ? `${member.username} (you)` : member.username;
     let roleCell = member.role;
     let actions = null;
     if (isOwner) {
@@ -163,7 +164,8 @@ function membersSection(ctx, job, members, isOwner, names) {
   });
   let addForm = null;
   if (isOwner) {
-    const userId = h("input", {type: "number", min: "1", step: "1", required: true, name: "user_id"});
+    const username = h("input", {type: "text", required: true, name: "username",
+      autocomplete: "off", maxlength: "254"});
     const role = h("select", {name: "role"}, ROLES.map((r) => h("option", {value: r,
       selected: r === "viewer"}, r)));
     addForm = h("form", {class: "inline-form", onsubmit: async (event) => {
@@ -171,13 +173,13 @@ function membersSection(ctx, job, members, isOwner, names) {
       errors.clear();
       try {
         await api("POST", `/fetch/${job.id}/member`,
-          {body: {user_id: Number(userId.value), role: role.value}});
+          {body: {username: username.value.trim(), role: role.value}});
         ctx.flash("Member added.", {later: true});
         ctx.navigate(`#/jobs/${job.id}`);
       } catch (error) {
         errors.show(error);
       }
-    }}, field("User id", userId, "The id of the user to add (users can see theirs on their account page)."),
+    }}, field("Username or e-mail", username, "The teammate to add to this job."),
     field("Role", role), h("div", {class: "actions"}, h("button", {type: "submit", class: "btn"},
       "Add member")));
   }
@@ -208,13 +210,6 @@ export async function render(ctx) {
     optional(api("GET", `/fetch/execute/${job.execute_id}`)),
     job.header_id ? optional(api("GET", `/fetch/header/${job.header_id}`)) : null,
   ]);
-  const names = new Map();
-  if (me.is_superuser) {
-    await Promise.all(members.filter((m) => m.user_id !== me.id).map(async (m) => {
-      const user = await optional(api("GET", `/user/${m.user_id}`));
-      if (user) names.set(m.user_id, user.username);
-    }));
-  }
   const errors = errorBox();
   const nextRunId = h("code", {id: "next-run-id"}, job.job_id);
   const titlePill = h("span", {}, statusPill(job.running ? "running" : job.last_status));
@@ -303,7 +298,8 @@ export async function render(ctx) {
     h("div", {class: "columns"},
       h("section", {class: "card", "aria-labelledby": "settings-title"},
         h("h2", {id: "settings-title"}, "Settings"), settings),
-      membersSection(ctx, job, members, isOwner, names)),
+      membersSection(ctx, job, members, isOwner)),
     notifications,
-    results.section);
+    results.section,
+    recentActivity(job));
 }
