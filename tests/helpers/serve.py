@@ -107,8 +107,13 @@ class ServeProcess:
         return r.data
 
     def close(self) -> None:
-        """Stop it if still running, with ``kill_signal`` (the fixtures' teardown)."""
+        """Stop it if still running, with ``kill_signal``, then kill whatever it left in
+        its session (a child it started): the fixtures' teardown."""
         self.stop(self.kill_signal, timeout=15)
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass   # nothing left
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         """Send ``sig`` (if still running) and reap it; its exit code. After ``timeout``
