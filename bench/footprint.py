@@ -52,7 +52,8 @@ class Figures:
     first_answer_cpu_s: list[float]   # CPU time the processes used until then
     version_s: list[float]
     idle_rss_mib: float           # the serving process
-    idle_rss_total_mib: float     # with its parent (the one-file bootloader), if any
+    idle_rss_engine_mib: float    # its engine process (and that one's bootloader), if any
+    idle_rss_total_mib: float     # all of them, with the one-file bootloader, if any
 
 
 def environment() -> dict[str, str]:
@@ -82,6 +83,19 @@ def children(pid: int) -> list[int]:
             return [int(child) for child in f.read().split()]
     except FileNotFoundError:
         return []
+
+
+def descendants(pid: int) -> list[int]:
+    found = children(pid)
+    for child in found:
+        found += [grandchild for grandchild in children(child) if grandchild not in found]
+    return found
+
+
+def is_engine(pid: int) -> bool:
+    """Whether ``pid`` runs serve's engine process (scheduler_lib/engine/process.py)."""
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return b"engine-process" in f.read().split(b"\0")
 
 
 def first_answer(command: Sequence[str], cwd: Path, port: int,
@@ -143,11 +157,16 @@ def measure(command: list[str], cwd: Path, runs: int, idle: float) -> Figures:
         answers.append(seconds)
         cpu.append(cpu_used)
     time.sleep(idle)
-    serving = children(proc.pid) or [proc.pid]
+    # The one-file bootloader starts the serving process; serve starts its engine
+    # process (through a bootloader of its own when frozen).
+    tree = descendants(proc.pid)
+    engine = [pid for pid in tree if is_engine(pid)]
+    serving = [pid for pid in children(proc.pid) if pid not in engine] or [proc.pid]
     own = rss_mib(serving[0])
-    total = sum(rss_mib(pid) for pid in {proc.pid, *serving})
+    engine_rss = sum(rss_mib(pid) for pid in engine)
+    total = sum(rss_mib(pid) for pid in {proc.pid, *tree})
     stop(proc)
-    return Figures(answers, cpu, version, round(own, 1), round(total, 1))
+    return Figures(answers, cpu, version, round(own, 1), round(engine_rss, 1), round(total, 1))
 
 
 def verdict(value: float, target: float) -> str:
@@ -188,7 +207,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("CPU used until then (s, median)", median(binary.first_answer_cpu_s),
          median(source.first_answer_cpu_s), None),
         ("idle RSS (MiB)", binary.idle_rss_mib, source.idle_rss_mib, "idle_rss_mib"),
-        ("idle RSS with bootloader (MiB)", binary.idle_rss_total_mib,
+        ("idle RSS of the engine process (MiB)", binary.idle_rss_engine_mib,
+         source.idle_rss_engine_mib, None),
+        ("idle RSS of all processes, bootloaders too (MiB)", binary.idle_rss_total_mib,
          source.idle_rss_total_mib, None),
         ("--version (s, median)", median(binary.version_s), median(source.version_s), None),
     ]

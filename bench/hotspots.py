@@ -31,11 +31,12 @@ _IDLE = ("wait (threading.py", "select (selectors.py", "get (queue.py", "_wait_f
 
 
 def sample(pid: int, seconds: int, directory: Path | None = None) -> Path:
-    """py-spy samples of ``pid`` for ``seconds``, GIL holder only; the collapsed stacks."""
+    """py-spy samples of ``pid`` and its child processes (the engine process) for
+    ``seconds``, GIL holder only; the collapsed stacks."""
     collapsed = Path(directory or tempfile.mkdtemp(), "stacks.txt")
     subprocess.run([str(PY_SPY), "record", "--pid", str(pid), "--rate", "250",
                     "--duration", str(seconds), "--format", "raw", "--nonblocking",
-                    "--gil", "--output", str(collapsed)], check=True,
+                    "--gil", "--subprocesses", "--output", str(collapsed)], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return collapsed
 

@@ -116,6 +116,13 @@ def serve(ctx: click.Context, config_path: str | None, host: str | None, port: i
     instance.run_until_signalled()
 
 
+@cli.command("engine-process", hidden=True)
+def engine_process() -> None:
+    """The engine's child process of `serve` (engine/process.py); not for people."""
+    from .engine.process import run_child
+    sys.exit(run_child(sys.stdin.buffer, sys.stdout.buffer))
+
+
 @cli.command("init-db")
 @_config_option
 @click.pass_context

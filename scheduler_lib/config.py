@@ -67,9 +67,13 @@ OPTIONS: tuple[Option, ...] = (
            minimum=1),
     Option("auth.login_window_seconds", int, 300, "Window of the login throttle.", minimum=1),
     Option("scheduler.enabled", bool, True,
-           "Run the scheduling engine in this process (false: serve the API only)."),
-    Option("scheduler.workers", int, 16, "Job runs executed concurrently.", minimum=1,
-           maximum=1024),
+           "Run the scheduling engine (false: this node serves the API only)."),
+    Option("scheduler.engine_process", bool, True,
+           "serve: run the engine in a child process beside the API process, so that they "
+           "do not share one interpreter lock (false: both in one process)."),
+    Option("scheduler.workers", int, 100,
+           "Job runs executed at once (requests in flight on the engine's event loop).",
+           minimum=1, maximum=10000),
     Option("scheduler.min_interval_seconds", int, 1, "Shortest interval a schedule may have.",
            minimum=1),
     Option("scheduler.misfire", str, "run_once",
@@ -155,6 +159,10 @@ class Settings:
 
     def __getitem__(self, key: str) -> Any:
         return self._values[key]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every key with its value (secrets included): ``Settings(as_dict())`` is a copy."""
+        return dict(self._values)
 
     def replace(self, **overrides: Any) -> Settings:
         """A copy with some keys changed; keys use ``section__name`` spelling."""

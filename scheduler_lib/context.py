@@ -19,6 +19,9 @@ class EngineHandle(Protocol):
     def wake(self) -> None:
         """Jobs or schedules changed (or a run was asked for): look at the due times now."""
 
+    def metrics_text(self) -> bytes | None:
+        """The engine's metrics when it counts them in another process, else None."""
+
 
 @dataclass
 class AppContext:

@@ -9,12 +9,14 @@ what the request is about (``Host`` header, TLS SNI and certificate check).
 Public surface:
 
 - ``guarded_pool_manager(**kw)`` — a ``urllib3.PoolManager`` whose new connections
-  only ever go to checked public addresses (jobs' REST calls, webhooks);
+  only ever go to checked public addresses (webhooks);
+- ``public_addresses(host, port)`` — every address of ``host``, all checked: the jobs'
+  REST executor resolves through it (aiohttp connects only to what it returns);
 - ``connect_public(host, port, timeout)`` — a TCP socket to a checked public address
   (WebSocket handshakes, any other raw sender);
 - ``check_url(url)`` — resolve and check a URL's host now, for senders that connect
   by themselves (Apprise) and for validating a target when it is saved;
-- ``public_addresses(host, port)`` and ``is_public_address(ip)`` underneath.
+- ``is_public_address(ip)`` underneath.
 
 Refusals raise ``PrivateAddressError`` (its message names the address); a name that
 does not resolve raises ``socket.gaierror``. No proxy is ever involved: a proxy

@@ -2,7 +2,9 @@
 
 ``Instance.start()`` binds and serves in a background thread and returns, which is
 what tests and ``serve`` both use; ``run_until_signalled`` adds SIGTERM/SIGINT
-handling and a graceful stop.
+handling and a graceful stop. The engine runs in a child process that this one
+supervises (``engine.process``, ``scheduler.engine_process``, the default), or in
+threads of this process.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cheroot import errors as cheroot_errors
 from cheroot import server as cheroot_server
@@ -22,10 +24,13 @@ from .api.app import create_app
 from .api.routing import envelope
 from .config import Settings
 from .db import close_all, describe_url, exposed_database_files, open_database, release_connection
-from .engine import Engine
-from .engine.dispatcher import default_node_id
+from .engine.node import default_node_id
+from .engine.process import EngineProcess
 from .notify.sender import Sender
 from .services.setup import prepare
+
+if TYPE_CHECKING:
+    from .engine.dispatcher import Engine
 
 __all__ = ["Instance", "tune_cheroot", "HEADERS_TOO_LARGE", "with_security_headers"]
 
@@ -111,9 +116,13 @@ class Instance:
         tune_cheroot(self.http)
         self._thread: threading.Thread | None = None
         # The scheduling engine, unless this node only serves the API.
-        self.engine: Engine | None = None
+        self.engine: Engine | EngineProcess | None = None
         if settings.scheduler.enabled:
-            self.engine = Engine(settings)
+            if settings.scheduler.engine_process:
+                self.engine = EngineProcess(settings)
+            else:
+                from .engine.dispatcher import Engine
+                self.engine = Engine(settings)
             self.ctx.engine = self.engine
         # Every node sends notifications (API-only nodes too): the outbox's claims
         # share the work.

@@ -232,3 +232,14 @@ def test_a_failing_target_does_not_stop_other_jobs(server, http_target):
     [bad, *_] = finished(server, broken["id"], 1)
     finished(server, healthy["id"], 2)
     assert bad["error"] == "connection refused" and bad["status_code"] is None
+
+
+def test_scheduler_workers_bounds_the_runs_in_flight(start_server, http_target):
+    server = start_server(scheduler__workers=2, scheduler__shutdown_grace_seconds=5)
+    http_target.delay = 1.0
+    sched = schedule(server)
+    jobs = [job(server, http_target.url, sched["id"], timeout_seconds=5) for _ in range(5)]
+    for j in jobs:
+        finished(server, j["id"], 1, timeout=15)
+    # Five jobs due every second, each run taking a second: two at a time, never more.
+    assert http_target.max_active == 2

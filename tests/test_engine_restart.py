@@ -3,6 +3,7 @@ kill -9 mid-run, restart, misfire policies, and a graceful SIGTERM."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 from datetime import timedelta
@@ -89,3 +90,75 @@ def test_sigterm_lets_the_running_job_finish_and_exits_0(serving, http_target, t
     assert server.stop(signal.SIGTERM) == 0
     [result] = rows(tmp_path / "scheduler.db", job["id"])
     assert result["success"] and result["status_code"] == 200 and result["duration_ms"] >= 1400
+
+
+def engine_children(pid: int) -> list[int]:
+    """The `engine-process` children of process ``pid`` (Linux /proc)."""
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split():
+            try:
+                command = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            except FileNotFoundError:
+                continue
+            if b"engine-process" in command:
+                found.append(int(child))
+    return found
+
+
+def metric(text: str, line_start: str) -> float:
+    [value] = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(line_start)]
+    return value
+
+
+def test_serve_runs_the_engine_in_a_process_of_its_own(serving, http_target, tmp_path):
+    server = serving()
+    [child] = engine_children(server.process.pid)
+    sched = server.call("POST", "/fetch/execute", {"name": "s", "type": "hours", "value": 1})
+    job = server.call("POST", "/fetch", {"name": "j", "endpoint": http_target.url,
+                                         "execute_id": sched["id"]})
+    # A job created through the API process wakes the engine process at once.
+    run = server.call("POST", f"/fetch/{job['id']}/run")
+    [result] = wait_for(lambda: [r for r in rows(tmp_path / "scheduler.db", job["id"])
+                                 if r["finished_at"]], 10, message="the run-now")
+    assert result["job_id"] == run["job_id"] and result["success"]
+    assert http_target.requests[0].headers["X-Scheduler-Job-Id"] == run["job_id"]
+    # /metrics of the API process shows the engine process's runs, each family once.
+    text = server.api.get("/metrics").raw.decode()
+    assert metric(text, 'scheduler_job_runs_total{outcome="success"}') == 1.0
+    assert text.count("# TYPE scheduler_job_runs_total counter") == 1
+    assert text.count("# TYPE scheduler_job_run_lateness_seconds histogram") == 1
+    assert text.count("# TYPE scheduler_http_requests_total counter") == 1
+    assert server.api.get("/readyz").status == 200
+    assert engine_children(server.process.pid) == [child]
+
+
+def test_an_engine_process_that_dies_is_started_again(serving, http_target, tmp_path):
+    server = serving()
+    [child] = engine_children(server.process.pid)
+    os.kill(child, signal.SIGKILL)
+    wait_for(lambda: (children := engine_children(server.process.pid))
+             and child not in children, 10, message="a new engine process")
+    wait_for(lambda: server.api.get("/readyz").status == 200, 10, message="ready again")
+    sched = server.call("POST", "/fetch/execute", {"name": "s", "type": "seconds", "value": 1})
+    job = server.call("POST", "/fetch", {"name": "j", "endpoint": http_target.url,
+                                         "execute_id": sched["id"]})
+    wait_for(lambda: len(rows(tmp_path / "scheduler.db", job["id"])) >= 2, 10,
+             message="runs by the new engine process")
+
+
+def test_the_engine_process_ends_with_a_killed_serve(serving, http_target, tmp_path):
+    server = serving()
+    [child] = engine_children(server.process.pid)
+    assert server.stop(signal.SIGKILL) == -signal.SIGKILL
+
+    def gone() -> bool:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return True
+        # A zombie until its parent (init here) reaps it: dead all the same.
+        return Path(f"/proc/{child}/stat").read_text().split(") ", 1)[1].startswith("Z")
+
+    wait_for(gone, 5, message="the engine process to exit")

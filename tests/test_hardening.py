@@ -8,6 +8,7 @@ throttling per account and behind proxies, file modes, response headers, limits.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import os
@@ -26,7 +27,7 @@ from helpers.world import create
 from scheduler_lib import logs, netguard
 from scheduler_lib.clientaddr import parse_trusted_proxies, resolve_client_address
 from scheduler_lib.db import database
-from scheduler_lib.engine.executors import Request
+from scheduler_lib.engine.executors import Outcome, Request
 from scheduler_lib.engine.executors.rest import HttpExecutor
 from scheduler_lib.engine.executors.websocket import WebSocketExecutor
 from scheduler_lib.engine.retention import prune_expired_tokens
@@ -296,17 +297,23 @@ def test_the_address_checked_is_the_address_connected_to(http_target, monkeypatc
 
     monkeypatch.setattr(socket, "getaddrinfo", rebinding)
     url = http_target.url.replace("127.0.0.1", "rebind.test") + "/"
-    executor = HttpExecutor(max_response_bytes=1024, deny_private_networks=True)
-    try:
-        outcome = executor.execute(Request(url, timeout=1))
-    finally:
-        executor.close()
+    outcome = execute_once(HttpExecutor(max_response_bytes=1024, deny_private_networks=True),
+                           Request(url, timeout=1))
     assert outcome.status_code is None and http_target.count() == 0, outcome
     # The next resolution is local: refused before any connection.
-    executor = HttpExecutor(max_response_bytes=1024, deny_private_networks=True)
-    outcome = executor.execute(Request(url, timeout=1))
-    executor.close()
+    outcome = execute_once(HttpExecutor(max_response_bytes=1024, deny_private_networks=True),
+                           Request(url, timeout=1))
     assert "private network" in outcome.error and http_target.count() == 0
+
+
+def execute_once(executor: HttpExecutor | WebSocketExecutor, request: Request) -> Outcome:
+    """One attempt on an event loop of its own, then the executor closed."""
+    async def attempt() -> Outcome:
+        try:
+            return await executor.execute(request)
+        finally:
+            await executor.close()
+    return asyncio.run(attempt())
 
 
 def test_websocket_jobs_ignore_proxy_settings_and_are_guarded(ws_target, monkeypatch):
@@ -316,13 +323,13 @@ def test_websocket_jobs_ignore_proxy_settings_and_are_guarded(ws_target, monkeyp
     monkeypatch.delenv("no_proxy", raising=False)
     monkeypatch.delenv("NO_PROXY", raising=False)
     open_ws = WebSocketExecutor(max_response_bytes=1024)
-    outcome = open_ws.execute(Request(ws_target.url, body="hi", timeout=2))
+    outcome = execute_once(open_ws, Request(ws_target.url, body="hi", timeout=2))
     assert outcome.status_code == 101 and outcome.error is None, outcome
     guarded = WebSocketExecutor(max_response_bytes=1024, deny_private_networks=True)
-    outcome = guarded.execute(Request(ws_target.url, body="hi", timeout=2))
+    outcome = execute_once(guarded, Request(ws_target.url, body="hi", timeout=2))
     assert outcome.status_code is None and "private network" in outcome.error
-    exempt = guarded.execute(Request(ws_target.url, body="hi", timeout=2,
-                                     allow_private_networks=True))
+    exempt = execute_once(guarded, Request(ws_target.url, body="hi", timeout=2,
+                                           allow_private_networks=True))
     assert exempt.status_code == 101
 
 

@@ -144,10 +144,12 @@ def render_configuration() -> str:
 
 def _commands(group: click.Group,
               ctx: click.Context) -> Iterator[tuple[click.Command, click.Context]]:
-    """Every command under ``group``, depth first, each with its own context."""
+    """Every visible command under ``group``, depth first, each with its own context."""
     for name in group.list_commands(ctx):
         command = group.get_command(ctx, name)
         assert command is not None
+        if command.hidden:   # internal (serve's engine process), not for people
+            continue
         sub = click.Context(command, info_name=name, parent=ctx)
         yield command, sub
         if isinstance(command, click.Group):

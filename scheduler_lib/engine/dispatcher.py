@@ -1,17 +1,18 @@
-"""The engine: a dispatcher thread deciding what runs, a bounded pool running it.
+"""The engine: a dispatcher thread deciding what runs, an event loop running it.
 
 The dispatcher is the only engine thread that writes to the database. Each pass is
 one short transaction with a handful of statements whatever the number of runs: it
-completes the records of the attempts the workers finished (and updates their
-jobs), renews its leases, claims due runs (at most as many as there are free
-workers, ``store.claim_due``) and writes the records of the attempts about to start
-(one multi-row INSERT); after the commit it hands the attempts to the pool. Then it
-sleeps until the earliest due time (or a retry, or at most ``MAX_WAIT``), unless
-``wake()`` — a job changed, a worker finished while nothing else was due soon —
-interrupts the wait. Passes start at least ``PASS_GAP`` apart (``BUSY_PASS_GAP`` while
-passes start many runs), so that under load each pass claims and records runs in
-batches. Workers only execute
-(``runner.perform``) and queue what they finished for the next pass.
+completes the records of the attempts that finished (and updates their jobs), renews
+its leases, claims due runs (at most as many as there are free places,
+``store.claim_due``) and writes the records of the attempts about to start (one
+multi-row INSERT); after the commit it hands the attempts to the event loop
+(``attempts.AttemptLoop``) in one call. Then it sleeps until the earliest due time (or
+a retry, or at most ``MAX_WAIT``), unless ``wake()`` — a job changed, an attempt
+finished while nothing else was due soon — interrupts the wait. Passes start at least
+``PASS_GAP`` apart, so that under load each pass claims and records runs in
+batches. The attempts only execute
+(``runner.perform``) and queue what they finished for the next pass;
+``scheduler.workers`` bounds how many run at once.
 
 Retries wait in memory (the run keeps its job's lease meanwhile); run-now requests
 wait on their job in the database (``store.claim_requested``). When a pass's
@@ -25,23 +26,21 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import os
-import queue
-import socket
 import sys
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from ..config import Settings
 from ..db import database
-from ..metrics import ACTIVE_JOBS, RUNS_WAITING
+from ..metrics import RUN_LATENESS, RUNS, RUNS_IN_FLIGHT, RUNS_WAITING
 from ..timeutil import utcnow
 from . import claims, runner, store, wakeups
+from .attempts import AttemptLoop
 from .backend import backend
+from .node import default_node_id
 from .retention import RetentionTask
 
 __all__ = ["Engine", "MAX_WAIT"]
@@ -49,78 +48,22 @@ __all__ = ["Engine", "MAX_WAIT"]
 log = logging.getLogger("scheduler.engine")
 
 MAX_WAIT = 1.0          # longest sleep: other nodes' changes and expired leases are seen
-# Passes start at least this far apart, so that runs are claimed in batches: 20 ms,
-# or 10 ms after a pass that started half the pool or more (with 16 workers, 20 ms
-# would cap the engine at 800 runs/s). A pass per due run (runs due every few
-# milliseconds) cost more CPU than the runs themselves (bench/engine.py).
+# Passes start at least this far apart, so that runs are claimed in batches (a run
+# due just after a pass waits for the next). A pass per due run (runs due every few
+# milliseconds) cost more CPU than the runs themselves; passes 10 ms apart under load
+# cost ~55 us more per run at 1,000 runs/s than 20 ms, for a p99 lateness of 20
+# instead of 39 ms on a busy machine (bench/README.md).
 PASS_GAP = 0.02
-BUSY_PASS_GAP = 0.01
+# A finished attempt is recorded by the next pass; it wakes a sleeping dispatcher only
+# when that pass is further away than this (or every place is taken): at a few
+# hundred runs/s, waking it for each finished batch added a pass per batch.
+RECORD_WITHIN = 0.1
 SWITCH_INTERVAL = 0.001  # the interpreter's thread switch interval while an engine runs
-GAUGE_PERIOD = 5.0      # how often the active-jobs gauge is refreshed
 MISFIRE_GRACE = timedelta(seconds=1)
 
-
-class _WorkerPool:
-    """``size`` threads started once, taking attempts from one queue.
-
-    Leaner than ``ThreadPoolExecutor`` (no future or condition per submission): the
-    dispatcher knows what runs from its own bookkeeping.
-    """
-
-    def __init__(self, size: int, work: Callable[[runner.Attempt], None]):
-        self._queue: queue.SimpleQueue[runner.Attempt | None] = queue.SimpleQueue()
-        self._work = work
-        self._busy = 0
-        self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run, name=f"run-{n}", daemon=True)
-                         for n in range(size)]
-        for thread in self._threads:
-            thread.start()
-
-    def submit(self, attempt: runner.Attempt) -> None:
-        with self._lock:
-            self._busy += 1
-        self._queue.put(attempt)
-
-    def _run(self) -> None:
-        while (attempt := self._queue.get()) is not None:
-            try:
-                self._work(attempt)
-            finally:
-                self._finish_one()
-
-    def _finish_one(self) -> None:
-        with self._lock:
-            self._busy -= 1
-
-    @property
-    def busy(self) -> int:
-        """Attempts queued or running."""
-        return self._busy
-
-    def wait_idle(self, timeout: float) -> bool:
-        """Wait until nothing is queued or running, up to ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while self.busy > 0:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.05)
-        return True
-
-    def shutdown(self) -> None:
-        """Drop what has not started; the threads end after their current attempt."""
-        while True:
-            try:
-                if self._queue.get_nowait() is not None:
-                    self._finish_one()
-            except queue.Empty:
-                break
-        for _ in self._threads:
-            self._queue.put(None)
-
-
-def default_node_id() -> str:
-    return f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+# Labelled children looked up once (``labels()`` takes a lock and hashes each time).
+_RUNS_SUCCEEDED = RUNS.labels(outcome="success")
+_RUNS_FAILED = RUNS.labels(outcome="failure")
 
 
 class Engine:
@@ -134,8 +77,7 @@ class Engine:
         self.workers = settings.scheduler.workers
         self.lease_seconds = settings.scheduler.lease_seconds
         self.last_tick: float | None = None
-        self.executors = runner.Executors(settings, pool_size=self.workers)
-        self.pool: _WorkerPool | None = None
+        self.pool: AttemptLoop | None = None
         self.retention = RetentionTask(settings.retention.max_runs_per_job,
                                        settings.retention.max_age_days,
                                        interval=retention_interval, clock=clock,
@@ -143,17 +85,15 @@ class Engine:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._finished: deque[store.Finished] = deque()      # from workers
+        self._finished: deque[store.Finished] = deque()      # from the attempts
         self._retries: list[tuple[datetime, int, store.RunStart]] = []
         self._order = itertools.count()
         self._running: dict[int, runner.Attempt] = {}   # by result id
-        self._gap = PASS_GAP
-        # Set while the dispatcher sleeps longer than its gap: a finishing worker
-        # wakes it then (its record is written, its worker is free again).
+        # Set while the dispatcher sleeps longer than RECORD_WITHIN: a finishing
+        # attempt wakes it then (its record is written, its place is free again).
         self._sleeping = False
         self._next_renew = 0.0
         self._next_recovery = 0.0
-        self._next_gauge = 0.0
         # PostgreSQL: other nodes' API changes wake this dispatcher (wakeups.py).
         self._listener: wakeups.Listener | None = None
         self._next_waiting = 0.0
@@ -169,13 +109,18 @@ class Engine:
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def metrics_text(self) -> None:
+        """None: this engine counts in this process's registry (``metrics``)."""
+        return None
+
     def start(self) -> None:
         # The dispatcher gives the GIL up at every database round trip and must win it
         # back from the workers; at 1,000 runs/s on PostgreSQL, waiting up to the
         # default 5 ms each time made passes slower than the runs they start (p50
         # lateness 75 ms; 11 ms with 1 ms; the API's throughput unchanged: bench/).
         sys.setswitchinterval(SWITCH_INTERVAL)
-        self.pool = _WorkerPool(self.workers, self._work)
+        self.pool = AttemptLoop(self.settings, self._finished_one, self.clock)
+        self.pool.start()
         self._thread = threading.Thread(target=self._loop, name="dispatcher", daemon=True)
         self._thread.start()
         self.retention.start()
@@ -219,7 +164,6 @@ class Engine:
             log.exception("recording runs at shutdown failed")
         finally:
             self._running.clear()
-            self.executors.close()
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -245,15 +189,15 @@ class Engine:
         a pass per due run or per finished run (a few milliseconds apart under load)
         cost more CPU than the runs themselves.
         """
-        if delay > self._gap:
+        if delay > RECORD_WITHIN:
             self._sleeping = True
-            # A worker that finished before the flag was set did not wake us: look.
+            # An attempt that finished before the flag was set did not wake us: look.
             if self._finished:
-                delay = self._gap
+                delay = PASS_GAP
         if delay > 0:
             self._wake.wait(delay)
         self._sleeping = False
-        gap = began + self._gap - time.monotonic()
+        gap = began + PASS_GAP - time.monotonic()
         if gap > 0:
             self._stopping.wait(gap)
 
@@ -292,8 +236,9 @@ class Engine:
             with store.transaction():
                 if records:
                     store.finish_attempts(records, self.node_id, now)
-                if mono >= self._next_renew and self._running_jobs():
-                    store.renew_leases(self.node_id, now, self.lease_seconds)
+                if mono >= self._next_renew and self._holds_leases():
+                    store.renew_leases(self.node_id, now, self.lease_seconds,
+                                       self._leased_jobs())
                     self._next_renew = mono + self.lease_seconds / 3
                 free = self._free_workers()
                 if mono >= self._next_recovery:
@@ -322,28 +267,34 @@ class Engine:
                                     start.scheduled_at, result_id, start.manual)
                      for start, result_id in zip(starts, result_ids, strict=True)]
         assert self.pool is not None
-        self._gap = BUSY_PASS_GAP if 2 * len(attempts) >= self.workers else PASS_GAP
         for attempt in attempts:
             self._running[attempt.result_id] = attempt
-            self.pool.submit(attempt)
+        self.pool.submit(attempts)
+        RUNS_IN_FLIGHT.set(self.pool.busy)
         delay = self._sleep_time(now, mono)
-        if self._running_jobs():   # wake in time to renew the leases, however short
+        if self._holds_leases():   # wake in time to renew the leases, however short
             delay = min(delay, max(0.0, self._next_renew - mono))
         return delay
 
-    def _work(self, attempt: runner.Attempt) -> None:
-        self._finished.append(runner.perform(attempt, self.executors, self.clock))
+    def _finished_one(self, record: store.Finished) -> None:
+        """An attempt ended (in the attempts' thread): record it at the next pass."""
+        self._finished.append(record)
         if self._sleeping:
             self._sleeping = False
             self._wake.set()
 
     def _free_workers(self) -> int:
-        """Workers neither running an attempt nor about to: a worker is free as soon as
-        its attempt ends, before the next pass records it."""
+        """Attempts that may start now (``scheduler.workers`` minus those running): a
+        place is free as soon as its attempt ends, before the next pass records it."""
         assert self.pool is not None
         return self.workers - self.pool.busy
 
-    def _running_jobs(self) -> set[int]:
+    def _holds_leases(self) -> bool:
+        """Whether runs of this node are going (running, or waiting for a retry)."""
+        return bool(self._running or self._retries)
+
+    def _leased_jobs(self) -> set[int]:
+        """The jobs whose leases this node holds: their runs are going or will retry."""
         return {attempt.job.id for attempt in self._running.values()} | {
             retry.job.id for _, _, retry in self._retries}
 
@@ -378,14 +329,23 @@ class Engine:
         self._after_recorded(records)
 
     def _after_recorded(self, records: list[store.Finished]) -> None:
-        """Forget finished attempts; schedule retries of the failed ones."""
+        """Count finished attempts in the metrics, forget them, schedule retries of the
+        failed ones."""
+        succeeded = 0
         for record in records:
             attempt = self._running.pop(record.result_id)
+            succeeded += record.success
+            RUN_LATENESS.observe(max(0.0, (record.started_at
+                                           - attempt.scheduled_at).total_seconds()))
             if not record.release:
                 retry = store.RunStart(attempt.job, attempt.run_id, attempt.number + 1,
                                        runner.retry_at(attempt.job, record, attempt.number),
                                        attempt.manual)
                 self._push_retry(retry)
+        if succeeded:
+            _RUNS_SUCCEEDED.inc(succeeded)
+        if len(records) > succeeded:
+            _RUNS_FAILED.inc(len(records) - succeeded)
 
     def _push_retry(self, retry: store.RunStart) -> None:
         heapq.heappush(self._retries, (retry.scheduled_at, next(self._order), retry))
@@ -417,9 +377,6 @@ class Engine:
 
     def _sleep_time(self, now: datetime, mono: float) -> float:
         """Seconds until the next thing to do (a due run, a retry), at most MAX_WAIT."""
-        if mono >= self._next_gauge:
-            ACTIVE_JOBS.set(store.count_active())
-            self._next_gauge = mono + GAUGE_PERIOD
         free = self._free_workers()
         if free <= 0:
             if mono >= self._next_waiting:   # counted at most once a second

@@ -1,13 +1,14 @@
 """One attempt of a run, from job to result: the executor of the job's type prepares
 the request, executes it and judges the answer.
 
-``perform`` is what a worker thread does (no database); ``run_job_now`` runs a job
-once, synchronously, in the calling thread, with its retries (the CLI's
-``jobs run ID``).
+``perform`` is a coroutine on the engine's event loop (``attempts.AttemptLoop``; no
+database); ``run_job_now`` runs a job once, in the calling thread (on an event loop
+of its own), with its retries (the CLI's ``jobs run ID``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -19,7 +20,6 @@ from ..assertions import Answer, first_failure, parse_rules
 from ..config import Settings
 from ..context import AppContext
 from ..errors import BadRequest, Conflict, NotFound
-from ..metrics import RUN_LATENESS, RUNS, RUNS_IN_FLIGHT
 from ..models import JobResult
 from ..timeutil import utcnow
 from . import store
@@ -29,10 +29,6 @@ from .executors.registry import EXECUTORS
 __all__ = ["Attempt", "Executors", "perform", "retry_at", "run_job_now"]
 
 log = logging.getLogger("scheduler.engine")
-
-# Labelled children looked up once (``labels()`` takes a lock and hashes each time).
-_RUNS_SUCCEEDED = RUNS.labels(outcome="success")
-_RUNS_FAILED = RUNS.labels(outcome="failure")
 
 
 @dataclass(frozen=True)
@@ -47,7 +43,8 @@ class Attempt:
 
 
 class Executors:
-    """One executor per job type (``executors.registry``), shared by every worker."""
+    """One executor per job type (``executors.registry``), shared by every attempt of
+    one event loop."""
 
     def __init__(self, settings: Settings, pool_size: int):
         self.by_type: dict[str, Executor] = {
@@ -57,9 +54,9 @@ class Executors:
     def __getitem__(self, job_type: str) -> Executor:
         return self.by_type[job_type]
 
-    def close(self) -> None:
+    async def close(self) -> None:
         for executor in self.by_type.values():
-            executor.close()
+            await executor.close()
 
 
 def _broken_rule(job: store.JobSpec, outcome: Outcome, duration_ms: int) -> str | None:
@@ -74,24 +71,22 @@ def _broken_rule(job: store.JobSpec, outcome: Outcome, duration_ms: int) -> str 
         return f"assertions cannot be checked: {exc.message}"
 
 
-def perform(attempt: Attempt, executors: Executors, clock: Any = utcnow) -> store.Finished:
-    """Execute one attempt and describe its result; never raises."""
+async def perform(attempt: Attempt, executors: Executors,
+                  clock: Any = utcnow) -> store.Finished:
+    """Execute one attempt and describe its result; never raises. (The engine counts
+    it in the metrics when it records it, a pass's runs at once.)"""
     job = attempt.job
-    RUNS_IN_FLIGHT.inc()
     started = clock()
-    RUN_LATENESS.observe(max(0.0, (started - attempt.scheduled_at).total_seconds()))
     began = time.monotonic()
     executor = executors[job.type]
     try:
-        outcome = executor.execute(executor.prepare(job, attempt.run_id, attempt.number))
+        outcome = await executor.execute(executor.prepare(job, attempt.run_id,
+                                                          attempt.number))
     except Exception as exc:  # an executor bug must not lose the record
         outcome = Outcome(error=f"internal error: {type(exc).__name__}: {exc}")
-    finally:
-        RUNS_IN_FLIGHT.dec()
     elapsed = time.monotonic() - began
     error = executor.judge(job, outcome) or _broken_rule(job, outcome, round(elapsed * 1000))
     success = error is None
-    (_RUNS_SUCCEEDED if success else _RUNS_FAILED).inc()
     _log_attempt(attempt, success, outcome.status_code, error, elapsed, started)
     response = outcome.body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
     return store.Finished(
@@ -113,14 +108,18 @@ def _log_attempt(attempt: Attempt, success: bool, status_code: int | None, error
     outcome = "success" if success else "failure"
     duration_ms = round(elapsed * 1000)
     lateness_ms = round(max(0.0, (started - attempt.scheduled_at).total_seconds()) * 1000)
-    log.log(level, "run fetch_id=%d job_id=%s attempt=%d outcome=%s status=%s duration_ms=%d "
-            "lateness_ms=%d%s", attempt.job.id, attempt.run_id, attempt.number, outcome,
+    # makeRecord + handle is Logger.log without the caller lookup (a stack walk per
+    # run, for a file and line this line would always be).
+    log.handle(log.makeRecord(
+        log.name, level, __file__, 0, "run fetch_id=%d job_id=%s attempt=%d outcome=%s "
+        "status=%s duration_ms=%d lateness_ms=%d%s", (
+            attempt.job.id, attempt.run_id, attempt.number, outcome,
             "-" if status_code is None else status_code, duration_ms, lateness_ms,
-            f" error={error}" if error else "",
-            extra={"fields": {"fetch_id": attempt.job.id, "job_id": attempt.run_id,
-                              "attempt": attempt.number, "outcome": outcome,
-                              "status_code": status_code, "duration_ms": duration_ms,
-                              "lateness_ms": lateness_ms, "error": error}})
+            f" error={error}" if error else ""), None,
+        extra={"fields": {"fetch_id": attempt.job.id, "job_id": attempt.run_id,
+                          "attempt": attempt.number, "outcome": outcome,
+                          "status_code": status_code, "duration_ms": duration_ms,
+                          "lateness_ms": lateness_ms, "error": error}}))
 
 
 def retry_at(job: store.JobSpec, failed: store.Finished, number: int) -> datetime:
@@ -156,6 +155,7 @@ def run_job_now(ctx: AppContext, job_id: int, *, wait_seconds: float = 30.0,
     run_id = str(uuid.uuid4())
     result_ids: list[int] = []
     scheduled = utcnow()
+    loop = asyncio.Runner()   # the attempts' event loop, kept for the connection pool
     try:
         for number in range(1, job.max_attempts + 1):
             with store.transaction():
@@ -165,8 +165,8 @@ def run_job_now(ctx: AppContext, job_id: int, *, wait_seconds: float = 30.0,
                 [result_id] = store.open_attempts(
                     [store.RunStart(job, run_id, number, scheduled, manual=True)], utcnow())
             result_ids.append(result_id)
-            finished = perform(Attempt(job, run_id, number, scheduled, result_id, manual=True),
-                               executors)
+            finished = loop.run(perform(
+                Attempt(job, run_id, number, scheduled, result_id, manual=True), executors))
             with store.transaction():
                 store.finish_attempts([finished], node, utcnow())
             if finished.release:
@@ -176,5 +176,6 @@ def run_job_now(ctx: AppContext, job_id: int, *, wait_seconds: float = 30.0,
     finally:
         with store.transaction():
             store.release_lease(job_id, node)
-        executors.close()
+        loop.run(executors.close())
+        loop.close()
     return list(JobResult.select().where(JobResult.id.in_(result_ids)).order_by(JobResult.id))

@@ -51,7 +51,7 @@ __all__ = [
     "claim_due", "claim_requested", "acquire_lease", "holds_lease", "job_exists", "load_job",
     "release_lease", "release_all", "release_idle_leases", "renew_leases", "take_over_leases",
     "open_attempts", "finish_attempts", "fail_attempts", "recover_interrupted",
-    "reschedule_on_start", "earliest_due", "count_due", "count_active",
+    "reschedule_on_start", "earliest_due", "count_due",
 ]
 
 log = logging.getLogger("scheduler.engine")
@@ -318,10 +318,18 @@ def release_idle_leases(node: str, now: datetime) -> int:
         "r.finished_at IS NULL AND r.started_at IS NOT NULL)", (node, now))
 
 
-def renew_leases(node: str, now: datetime, lease_seconds: int) -> None:
-    """Extend every lease ``node`` holds (its runs are still going)."""
-    execute("UPDATE jobs SET lease_expires_at = ? WHERE lease_owner = ?",
-             (now + timedelta(seconds=lease_seconds), node))
+def renew_leases(node: str, now: datetime, lease_seconds: int,
+                 job_ids: Iterable[int] | None = None) -> None:
+    """Extend the leases ``node`` holds (its runs are still going): those of ``job_ids``
+    (looked up by primary key: cheap whatever the number of jobs), or every one."""
+    expires = now + timedelta(seconds=lease_seconds)
+    if job_ids is None:
+        execute("UPDATE jobs SET lease_expires_at = ? WHERE lease_owner = ?", (expires, node))
+        return
+    ids = list(job_ids)
+    if ids:
+        execute(f"UPDATE jobs SET lease_expires_at = ? WHERE lease_owner = ? AND id IN "
+                f"({', '.join('?' * len(ids))})", (expires, node, *ids))
 
 
 def open_attempts(starts: list[RunStart], now: datetime) -> list[int]:
@@ -377,8 +385,9 @@ def recover_interrupted(now: datetime) -> int:
     """Fail the attempts left unfinished by a node that died (its lease is gone)."""
     return execute(
         "UPDATE job_results SET success = FALSE, error = ?, finished_at = ?, updated_at = ? "
-        "WHERE finished_at IS NULL AND started_at IS NOT NULL AND fetch_id IN "
-        "(SELECT j.id FROM jobs j WHERE " + _LEASE_FREE + ")",
+        "WHERE finished_at IS NULL AND started_at IS NOT NULL AND EXISTS "
+        # Driven by the unfinished attempts (an index), not by every job.
+        "(SELECT 1 FROM jobs j WHERE j.id = job_results.fetch_id AND " + _LEASE_FREE + ")",
         (interrupted_error("the scheduler"), now, now, now)).rowcount
 
 
@@ -437,7 +446,3 @@ def count_due(now: datetime) -> int:
     return execute(f"SELECT COUNT(*) FROM jobs j WHERE ((j.is_active AND j.next_run_at <= ?) "
                    f"OR j.run_requested_id IS NOT NULL) AND {_LEASE_FREE}",
                    (now, now)).fetchone()[0]
-
-
-def count_active() -> int:
-    return execute("SELECT COUNT(*) FROM jobs WHERE is_active").fetchone()[0]

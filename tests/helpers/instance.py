@@ -76,6 +76,9 @@ def instance_settings(db_path: str, **overrides: Any) -> Settings:
         "bootstrap.email": "admin@example.com",
         "bootstrap.password": ADMIN_PASSWORD,
         "log.level": "warning",
+        # The engine in this process (tests reach into it); `serve` tests cover the
+        # engine process.
+        "scheduler.engine_process": False,
     }
     flags.update({key.replace("__", ".", 1): value for key, value in overrides.items()})
     return load_settings(None, flags, environ={})

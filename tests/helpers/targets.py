@@ -37,6 +37,7 @@ class Recorded:
     body: bytes
     at: Any                      # naive UTC arrival time
     messages: list[str] = field(default_factory=list)   # websocket: what the client sent
+    peer: Any = None             # the client's (address, port): one per connection
 
 
 class _Target:
@@ -104,7 +105,8 @@ class HttpTarget(_Target):
         body = handler.rfile.read(length) if length else b""
         with self._lock:
             self.requests.append(Recorded(handler.command, handler.path,
-                                          dict(handler.headers.items()), body, utcnow()))
+                                          dict(handler.headers.items()), body, utcnow(),
+                                          peer=handler.client_address))
             status = self.statuses.pop(0) if self.statuses else self.status
             self.active += 1
             self.max_active = max(self.max_active, self.active)

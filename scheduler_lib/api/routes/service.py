@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from ...context import AppContext
 from ...db import database
 from ...errors import ServiceUnavailable
-from ...metrics import ACTIVE_JOBS
+from ...metrics import ACTIVE_JOBS, without_engine_families
 from ...models import Job
 from ..routing import Call, Reply, Route
 from ..schemas import named
@@ -61,8 +61,8 @@ def readyz(call: Call) -> Reply:
 
 
 def _count_active_jobs() -> None:
-    """Refresh the active-jobs gauge at each scrape (the engine's refresh is periodic,
-    and an API-only node has none)."""
+    """Refresh the active-jobs gauge at each scrape: nothing else counts them (the
+    engine stopped counting every few seconds: 19 ms a time at 100,000 jobs)."""
     try:
         ACTIVE_JOBS.set(Job.select().where(Job.is_active == True).count())  # noqa: E712
     except (peewee.PeeweeException, MaxConnectionsExceeded) as exc:
@@ -72,6 +72,10 @@ def _count_active_jobs() -> None:
 
 def metrics(call: Call) -> Reply:
     _count_active_jobs()
+    engine = call.ctx.engine
+    elsewhere = engine.metrics_text() if engine is not None else None
+    if elsewhere is not None:   # the engine runs in its own process and counts there
+        return Reply("", raw=generate_latest(without_engine_families()) + elsewhere)
     return Reply("", raw=generate_latest(REGISTRY))
 
 

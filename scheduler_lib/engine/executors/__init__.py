@@ -12,9 +12,11 @@ Adding a job type, say ``grpc``:
 
 1. Write ``executors/grpc.py`` with a class that satisfies ``Executor``: a
    ``from_settings(settings, pool_size)`` constructor, ``prepare`` (start from
-   ``scheduler_headers``), ``execute`` (never raises; every failure goes into
+   ``scheduler_headers``), ``execute`` (a coroutine on the engine's event loop,
+   which runs many attempts at once: never block it, run blocking calls with
+   ``loop.run_in_executor``; never raises, every failure goes into
    ``Outcome.error``), ``judge`` (``None`` when the answer counts as success, else
-   the result's error) and ``close``.
+   the result's error) and ``close`` (a coroutine too).
 2. Register it in ``registry.EXECUTORS`` under the name a job's ``type`` carries.
 3. Accept the name with its URL schemes in ``services.jobs.JOB_TYPES`` (the request
    schema's ``type`` enum is built from it), list it in the ``Job`` schema
@@ -66,7 +68,7 @@ class Outcome:
 
 class Executor(Protocol):
     """What the runner needs of a job type's executor (one instance per engine,
-    shared by every worker thread)."""
+    shared by every attempt on its event loop)."""
 
     @classmethod
     def from_settings(cls, settings: Settings, pool_size: int) -> Executor:
@@ -75,13 +77,14 @@ class Executor(Protocol):
     def prepare(self, job: JobSpec, run_id: str, attempt: int) -> Request:
         """The request of attempt ``attempt`` of run ``run_id`` of ``job``."""
 
-    def execute(self, request: Request) -> Outcome:
-        """Perform ``request``; never raises for the target's failures."""
+    async def execute(self, request: Request) -> Outcome:
+        """Perform ``request`` on the running event loop (the engine's: many attempts
+        at once); never raises for the target's failures."""
 
     def judge(self, job: JobSpec, outcome: Outcome) -> str | None:
         """``None`` when ``outcome`` counts as success for this type, else why not."""
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Release pooled connections."""
 
 

@@ -1,72 +1,92 @@
-"""The ``rest`` job type: attempts over one pooled urllib3 client.
+"""The ``rest`` job type: attempts over one pooled aiohttp client, on the engine's
+event loop.
 
-The pool is shared by every worker (connections to a target are reused). Redirects
-are not followed (a 3xx is the answer), the body is read up to the configured cap,
-and the whole request — connect, send, every read — must end before the job's
-timeout.
+The client session is shared by every attempt of the engine (connections to a target
+are kept alive and reused); it is opened in the running loop at the first attempt.
+Redirects are not followed (a 3xx is the answer), the body is read up to the
+configured cap, and the whole request — connect, send, every read — must end before
+the job's timeout. Nothing is added to what the job sends but ``Host`` and framing
+(no ``Accept-Encoding``: the body is stored as the target sent it, never decoded).
+Under ``fetch.deny_private_networks`` a second session resolves every name through
+``netguard`` and connects only to the addresses it checked.
 """
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import json
 import socket
 import ssl
-import time
 from typing import TYPE_CHECKING, Any
 
-import urllib3
-from urllib3.exceptions import (
-    HTTPError,
-    LocationParseError,
-    NameResolutionError,
-    NewConnectionError,
-    ProtocolError,
-    SSLError,
-)
-from urllib3.exceptions import TimeoutError as Urllib3Timeout
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
 
 from ... import netguard
 from . import Outcome, PrivateAddressError, Request, scheduler_headers, timeout_text
 
 if TYPE_CHECKING:
+    from multidict import CIMultiDictProxy
+
     from ...config import Settings
     from ..store import JobSpec
 
-__all__ = ["HttpExecutor", "status_expected"]
+__all__ = ["HttpExecutor", "status_expected", "describe_failure"]
 
 _CHUNK = 64 * 1024
 _PARSED_URLS = 4096     # parsed target URLs kept (a job's URL is parsed once)
 
 
-class _Timeout(Exception):
-    """The job's whole-request deadline passed while reading the body."""
+class _PublicResolver(AbstractResolver):
+    """Resolves a name once and refuses it unless every address is public
+    (``netguard.public_addresses``); aiohttp then connects to exactly those
+    addresses, while the name stays the request's (``Host``, TLS SNI and check)."""
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        addresses = await asyncio.get_running_loop().run_in_executor(
+            None, netguard.public_addresses, host, port)
+        return [ResolveResult(hostname=host, host=address, port=port,
+                              family=socket.AF_INET6 if ":" in address else socket.AF_INET,
+                              proto=0, flags=socket.AI_NUMERICHOST)
+                for address in addresses]
+
+    async def close(self) -> None:
+        """Nothing to release: lookups run in the loop's default executor."""
 
 
 class HttpExecutor:
-    """Sends REST attempts; thread-safe, one instance per engine."""
+    """Sends REST attempts; one instance per engine, used from one event loop."""
 
-    def __init__(self, *, max_response_bytes: int, deny_private_networks: bool = False,
-                 pool_size: int = 16):
+    def __init__(self, *, max_response_bytes: int, deny_private_networks: bool = False):
         self.max_response_bytes = max_response_bytes
         self.deny_private_networks = deny_private_networks
-        # One pool per target host, each keeping up to pool_size idle connections;
-        # block=False: never wait for a connection, open one more instead.
-        self.pool = urllib3.PoolManager(num_pools=256, maxsize=pool_size, block=False,
-                                        retries=False)
-        # Connections that reach checked public addresses only (netguard).
-        self.guarded_pool = netguard.guarded_pool_manager(
-            num_pools=256, maxsize=pool_size, block=False, retries=False)
-        self._parsed: dict[str, urllib3.util.Url] = {}
+        self._sessions: dict[bool, aiohttp.ClientSession] = {}   # by "guarded"
+        self._parsed: dict[str, URL] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, pool_size: int) -> HttpExecutor:
+        """``pool_size`` does not apply: the engine bounds the attempts in flight."""
         return cls(max_response_bytes=settings.fetch.max_response_bytes,
-                   deny_private_networks=settings.fetch.deny_private_networks,
-                   pool_size=pool_size)
+                   deny_private_networks=settings.fetch.deny_private_networks)
 
-    def close(self) -> None:
-        self.pool.clear()
-        self.guarded_pool.clear()
+    def _session(self, guarded: bool) -> aiohttp.ClientSession:
+        session = self._sessions.get(guarded)
+        if session is None:
+            connector = aiohttp.TCPConnector(
+                limit=0, limit_per_host=0, resolver=_PublicResolver() if guarded else None)
+            session = self._sessions[guarded] = aiohttp.ClientSession(
+                connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False, skip_auto_headers=("Accept-Encoding", "Content-Type"),
+                timeout=aiohttp.ClientTimeout(total=None))
+        return session
+
+    async def close(self) -> None:
+        for session in self._sessions.values():
+            await session.close()
+        self._sessions.clear()
 
     def prepare(self, job: JobSpec, run_id: str, attempt: int) -> Request:
         """The job's method and payload; a payload without a preset Content-Type is
@@ -87,57 +107,53 @@ class HttpExecutor:
             return None
         return f"unexpected status {outcome.status_code}"
 
-    def execute(self, request: Request) -> Outcome:
-        """Perform ``request``; never raises for the target's failures."""
-        deadline = time.monotonic() + request.timeout
-        url = self._parsed.get(request.url)
+    def _url(self, text: str) -> URL | str:
+        """The parsed URL, or the error of an unusable one."""
+        url = self._parsed.get(text)
         if url is None:
             try:
-                url = urllib3.util.parse_url(request.url)
-            except LocationParseError:
-                return Outcome(error="invalid URL")
+                url = URL(text)
+            except (ValueError, TypeError):
+                return "invalid URL"
+            if url.scheme not in ("http", "https") or not url.host:
+                return "invalid URL: the scheme must be http or https"
             if len(self._parsed) >= _PARSED_URLS:
                 self._parsed.clear()
-            self._parsed[request.url] = url
-        if url.scheme not in ("http", "https") or not url.host:
-            return Outcome(error="invalid URL: the scheme must be http or https")
+            self._parsed[text] = url
+        return url
+
+    async def execute(self, request: Request) -> Outcome:
+        """Perform ``request``; never raises for the target's failures."""
+        url = self._url(request.url)
+        if isinstance(url, str):
+            return Outcome(error=url)
+        host = url.host or ""
         guarded = self.deny_private_networks and not request.allow_private_networks
+        if guarded and _private_literal(host):   # aiohttp resolves no address literal
+            return Outcome(error=describe_failure(PrivateAddressError(
+                f"target address {host} is in a private network (not globally routable; "
+                "denied by fetch.deny_private_networks)"), request.timeout, host))
         body = request.body.encode() if request.body is not None else None
+        outcome = Outcome()
         try:
-            # The host's pool straight from the manager (what PoolManager.request does,
-            # without parsing the URL again on every attempt).
-            manager = self.guarded_pool if guarded else self.pool
-            pool = manager.connection_from_host(url.host, url.port, url.scheme)
-            response = pool.urlopen(
-                request.method.upper(), url.request_uri, body=body, headers=request.headers,
-                timeout=urllib3.Timeout(total=request.timeout), redirect=False,
-                assert_same_host=False, preload_content=False, retries=False)
+            async with asyncio.timeout(request.timeout):
+                async with self._session(guarded).request(
+                        request.method.upper(), url, data=body, headers=request.headers,
+                        allow_redirects=False) as response:
+                    outcome.status_code = response.status
+                    outcome.headers = _merged(response.headers)
+                    outcome.body, outcome.truncated = await self._read_body(response)
         except Exception as exc:  # every failure becomes the result's error
-            return Outcome(error=describe_failure(exc, request.timeout, url.host))
-        outcome = Outcome(status_code=response.status,
-                          headers=dict(response.headers.itermerged()))
-        try:
-            outcome.body, outcome.truncated = self._read_body(response, deadline)
-        except Exception as exc:  # the status is known; the body failed
-            outcome.error = describe_failure(exc, request.timeout, url.host)
-            response.close()
-        finally:
-            response.release_conn()
+            outcome.error = describe_failure(exc, request.timeout, host)
         return outcome
 
-    def _read_body(self, response: urllib3.BaseHTTPResponse,
-                   deadline: float) -> tuple[bytes, bool]:
+    async def _read_body(self, response: aiohttp.ClientResponse) -> tuple[bytes, bool]:
         cap = self.max_response_bytes
         parts: list[bytes] = []
         size = 0
+        content = response.content
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise _Timeout()
-            sock = getattr(getattr(response, "connection", None), "sock", None)
-            if sock is not None:
-                sock.settimeout(remaining)
-            chunk = response.read(min(_CHUNK, cap + 1 - size))
+            chunk = await content.read(min(_CHUNK, cap + 1 - size))
             if not chunk:
                 return b"".join(parts), False
             parts.append(chunk)
@@ -146,8 +162,25 @@ class HttpExecutor:
                 # Stop reading; the connection is not reusable with a body left in it.
                 response.close()
                 return b"".join(parts)[:cap], True
-            if response.length_remaining == 0:   # the whole Content-Length read
+            if content.at_eof():
                 return b"".join(parts), False
+
+
+def _private_literal(host: str) -> bool:
+    """Whether ``host`` is an IP address that is not public."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return False   # a name: the resolver checks it
+    return not netguard.is_public_address(address)
+
+
+def _merged(headers: CIMultiDictProxy[str]) -> dict[str, str]:
+    """Response headers as a dict; a repeated header's values joined with ", "."""
+    merged: dict[str, str] = {}
+    for name, value in headers.items():
+        merged[name] = f"{merged[name]}, {value}" if name in merged else value
+    return merged
 
 
 def _is_json(text: str) -> bool:
@@ -178,31 +211,34 @@ def _root(exc: BaseException) -> BaseException:
 
 def describe_failure(exc: BaseException, timeout: float, host: str) -> str:
     """The result's ``error`` for a failed request: short and classified."""
-    if isinstance(exc, PrivateAddressError):
-        return str(exc)
-    if isinstance(exc, NameResolutionError | socket.gaierror):
+    root = _root(exc)
+    if isinstance(exc, PrivateAddressError) or isinstance(root, PrivateAddressError):
+        return str(exc if isinstance(exc, PrivateAddressError) else root)
+    if isinstance(exc, aiohttp.ClientConnectorDNSError | socket.gaierror | UnicodeError):
         return f"DNS lookup failed for {host}"
-    if isinstance(exc, SSLError | ssl.SSLError):
-        root = _root(exc)
+    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
+        if isinstance(exc, aiohttp.ClientConnectorError) and root is exc:
+            root = exc.os_error
         return f"TLS error: {getattr(root, 'reason', None) or root}"
-    if isinstance(exc, NewConnectionError | ConnectionError | OSError) and not isinstance(
-            exc, TimeoutError | socket.timeout):
-        root = _root(exc)
-        if isinstance(root, ConnectionRefusedError) or isinstance(exc, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(root, ConnectionResetError):
-            return "connection reset by the target"
-        if isinstance(root, TimeoutError | socket.timeout):
-            return timeout_text(timeout)
-        if isinstance(exc, NewConnectionError):
-            return f"connection failed: {root}"
-    if isinstance(exc, Urllib3Timeout | TimeoutError | socket.timeout | _Timeout):
+    if isinstance(exc, TimeoutError | socket.timeout):
         return timeout_text(timeout)
-    if isinstance(exc, ProtocolError):
-        root = _root(exc)
-        if isinstance(root, TimeoutError | socket.timeout):
+    if isinstance(exc, aiohttp.InvalidURL):
+        return "invalid URL"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "connection closed by the target"
+    if isinstance(exc, OSError):
+        cause = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else root
+        if isinstance(cause, ConnectionRefusedError) or isinstance(exc, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, ConnectionResetError) or isinstance(exc, ConnectionResetError):
+            return "connection reset by the target"
+        if isinstance(cause, TimeoutError | socket.timeout):
             return timeout_text(timeout)
-        return f"connection error: {root}"
-    if isinstance(exc, HTTPError):
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            return f"connection failed: {cause}"
+        return f"connection error: {cause}"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return f"connection error: {exc}"
+    if isinstance(exc, aiohttp.ClientError):
         return f"request failed: {exc}"
     return f"request failed: {type(exc).__name__}: {exc}"

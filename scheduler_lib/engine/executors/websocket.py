@@ -1,4 +1,5 @@
-"""The ``websocket`` job type: attempts with the ``websockets`` sync client.
+"""The ``websocket`` job type: attempts with the ``websockets`` asyncio client, on the
+engine's event loop.
 
 Connect (headers on the handshake), send the payload as one text message, then
 collect messages until the server closes or the job's timeout ends the collection.
@@ -8,11 +9,13 @@ HTTP status of a refused handshake.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import (
     ConnectionClosedError,
     ConnectionClosedOK,
@@ -20,7 +23,6 @@ from websockets.exceptions import (
     InvalidStatus,
     InvalidURI,
 )
-from websockets.sync.client import ClientConnection, connect
 
 from ... import netguard
 from . import Outcome, PrivateAddressError, Request, scheduler_headers, timeout_text
@@ -46,7 +48,7 @@ class WebSocketExecutor:
         return cls(max_response_bytes=settings.fetch.max_response_bytes,
                    deny_private_networks=settings.fetch.deny_private_networks)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Nothing pooled to release."""
 
     def prepare(self, job: JobSpec, run_id: str, attempt: int) -> Request:
@@ -61,7 +63,7 @@ class WebSocketExecutor:
             return outcome.error
         return None if outcome.status_code == 101 else f"unexpected status {outcome.status_code}"
 
-    def execute(self, request: Request) -> Outcome:
+    async def execute(self, request: Request) -> Outcome:
         """Perform ``request``; never raises for the target's failures."""
         deadline = time.monotonic() + request.timeout
         parts = urlsplit(request.url)
@@ -74,13 +76,16 @@ class WebSocketExecutor:
         try:
             # Guarded: the handshake goes over a socket to a checked public address.
             port = parts.port or netguard.DEFAULT_PORTS[parts.scheme]
-            sock = (netguard.connect_public(host, port, request.timeout)
-                    if self.deny_private_networks and not request.allow_private_networks
-                    else None)
-            with connect(request.url, additional_headers=headers, user_agent_header=user_agent,
-                         open_timeout=request.timeout, close_timeout=1, ping_interval=None,
-                         max_size=self.max_response_bytes + 1, sock=sock, proxy=None) as ws:
-                return self._collect(ws, request, deadline, host)
+            sock = None
+            if self.deny_private_networks and not request.allow_private_networks:
+                sock = await asyncio.get_running_loop().run_in_executor(
+                    None, netguard.connect_public, host, port, request.timeout)
+            async with connect(request.url, additional_headers=headers,
+                               user_agent_header=user_agent, open_timeout=request.timeout,
+                               close_timeout=1, ping_interval=None,
+                               max_size=self.max_response_bytes + 1, sock=sock,
+                               proxy=None) as ws:
+                return await self._collect(ws, request, deadline, host)
         except InvalidStatus as exc:
             response = exc.response
             return Outcome(status_code=response.status_code, body=bytes(response.body or b""),
@@ -95,18 +100,19 @@ class WebSocketExecutor:
         except (OSError, ssl.SSLError, PrivateAddressError, UnicodeError) as exc:
             return Outcome(error=describe_failure(exc, request.timeout, host))
 
-    def _collect(self, ws: ClientConnection, request: Request, deadline: float,
-                 host: str) -> Outcome:
+    async def _collect(self, ws: ClientConnection, request: Request, deadline: float,
+                       host: str) -> Outcome:
         outcome = Outcome(status_code=101, headers=dict(ws.response.headers.raw_items())
                           if ws.response is not None else {})
         messages: list[str] = []
         size = 0
         try:
             if request.body is not None:
-                ws.send(request.body)
+                await ws.send(request.body)
             while (remaining := deadline - time.monotonic()) > 0:
                 try:
-                    message = ws.recv(timeout=remaining)
+                    # Cancelling recv() loses no message (websockets' asyncio client).
+                    message = await asyncio.wait_for(ws.recv(), remaining)
                 except TimeoutError:
                     break
                 text = message if isinstance(message, str) else message.decode(errors="replace")
