@@ -169,10 +169,16 @@ class Serving:
         return r.data["access_token"]
 
     def rss_mib(self) -> float:
-        """Resident memory of the bootloader and the program it started, in MiB."""
-        pid = self.process.pid
-        with open(f"/proc/{pid}/task/{pid}/children") as children:
-            pids = [pid, *map(int, children.read().split())]
+        """Resident memory of the whole process tree, in MiB: the bootloader, the
+        program it started and the engine process that one starts in turn."""
+        pids, pending = [], [self.process.pid]
+        while pending:
+            pid = pending.pop()
+            pids.append(pid)
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                with contextlib.suppress(FileNotFoundError):   # a thread that just ended
+                    pending += map(int, (task / "children").read_text().split())
+        assert len(pids) == 3, pids   # the engine process runs
         total_kib = 0
         for each in pids:
             with open(f"/proc/{each}/status") as status:
