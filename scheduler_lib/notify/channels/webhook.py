@@ -21,7 +21,6 @@ import urllib3
 
 from ... import __version__, netguard
 from ...config import Settings
-from ...engine.executors.rest import describe_failure
 from ...errors import BadRequest
 from ..events import Message
 from . import ChannelInfo, TransportError
@@ -87,6 +86,10 @@ class WebhookTransport:
             response.drain_conn()
             response.release_conn()
         except Exception as exc:  # every failure becomes the delivery's error
+            # Imported here: it brings aiohttp (~25 MiB), which the serving process
+            # otherwise never loads (the engine process makes the jobs' calls).
+            from ...engine.executors.rest import describe_failure
+
             host = urllib3.util.parse_url(channel.target).host or ""
             raise TransportError(describe_failure(exc, TIMEOUT, host)) from None
         if not 200 <= response.status < 300:
