@@ -30,10 +30,12 @@ run: $(RUN_STAMP)
 
 test: $(DEV_STAMP)
 	$(PY) -m ruff check scheduler_lib scheduler.py tests tools
+	$(PY) -m mypy
 	$(PY) -m pytest -q -n 2
 
 lint: $(DEV_STAMP)
 	$(PY) -m ruff check scheduler_lib scheduler.py tests tools
+	$(PY) -m mypy
 
 # docs/configuration.md and docs/cli.md from the options table and the Click commands.
 docs: $(RUN_STAMP)

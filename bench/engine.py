@@ -97,7 +97,7 @@ def seed(db_url: str, jobs: int, interval: int, target: str) -> list[int]:
     admin = User.get(User.username == "admin")
     schedule = schedules.create_schedule(
         ctx, admin, {"name": "bench", "type": "seconds", "value": interval})
-    pks = []
+    job_ids = []
     batch = 500
     for start in range(0, jobs, batch):
         with database.atomic():
@@ -105,8 +105,8 @@ def seed(db_url: str, jobs: int, interval: int, target: str) -> list[int]:
                 job = job_service.create_job(ctx, admin, {
                     "name": f"bench {i}", "endpoint": f"{target}/job/{i}",
                     "execute_id": schedule.id, "is_active": False, "timeout_seconds": 10})
-                pks.append(job.id)
-    return pks
+                job_ids.append(job.id)
+    return job_ids
 
 
 class Client:
@@ -131,7 +131,7 @@ def seed_through_api(port: int, token: str, jobs: int, interval: int, target: st
     if status != 201:
         raise RuntimeError(f"POST /fetch/execute: {status} {body}")
     schedule = body["data"]["id"]
-    pks: list[int] = []
+    job_ids: list[int] = []
     numbers = iter(range(jobs))
     lock = threading.Lock()
 
@@ -148,19 +148,19 @@ def seed_through_api(port: int, token: str, jobs: int, interval: int, target: st
             if status != 201:
                 raise RuntimeError(f"POST /fetch: {status} {body}")
             with lock:
-                pks.append(body["data"]["id"])
+                job_ids.append(body["data"]["id"])
 
     threads = [threading.Thread(target=create) for _ in range(connections)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    if len(pks) != jobs:
-        raise RuntimeError(f"created {len(pks)} of {jobs} jobs")
-    return sorted(pks)
+    if len(job_ids) != jobs:
+        raise RuntimeError(f"created {len(job_ids)} of {jobs} jobs")
+    return sorted(job_ids)
 
 
-def activate(pks: list[int], interval: int, lead: float) -> Any:
+def activate(job_ids: list[int], interval: int, lead: float) -> Any:
     """Activate the jobs in one transaction, first due times spread over one interval
     starting ``lead`` seconds from now; returns the first due time (naive UTC)."""
     from scheduler_lib.db import database
@@ -169,9 +169,9 @@ def activate(pks: list[int], interval: int, lead: float) -> Any:
 
     first = utcnow() + timedelta(seconds=lead)
     with database.atomic():
-        for i, pk in enumerate(pks):
-            due = first + timedelta(seconds=interval * i / len(pks))
-            Job.update(is_active=True, next_run_at=due).where(Job.id == pk).execute()
+        for i, job_id in enumerate(job_ids):
+            due = first + timedelta(seconds=interval * i / len(job_ids))
+            Job.update(is_active=True, next_run_at=due).where(Job.id == job_id).execute()
     return first
 
 
@@ -179,9 +179,9 @@ class Reader:
     """Reads results through the API, ``rate`` per second, until stopped: ``GET
     /fetch/{id}/data?limit=10`` of a random job; keeps each request's latency."""
 
-    def __init__(self, port: int, token: str, pks: list[int], rate: float):
+    def __init__(self, port: int, token: str, job_ids: list[int], rate: float):
         self.client = Client(port, token)
-        self.pks, self.rate = pks, rate
+        self.job_ids, self.rate = job_ids, rate
         self.latencies_ms: list[float] = []
         self.errors = 0
         self._stop = threading.Event()
@@ -200,7 +200,7 @@ class Reader:
         next_at = time.monotonic()
         while not self._stop.is_set():
             began = time.monotonic()
-            status, body = self.client.call("GET", f"/fetch/{random.choice(self.pks)}/data"
+            status, body = self.client.call("GET", f"/fetch/{random.choice(self.job_ids)}/data"
                                             "?limit=10")
             self.latencies_ms.append((time.monotonic() - began) * 1000)
             if status != 200:
@@ -221,7 +221,7 @@ def window_figures(start: Any, end: Any, jobs: int, interval: int,
                    timeline: bool = False) -> dict[str, Any]:
     from scheduler_lib.models import JobResult
 
-    rows = list(JobResult.select(JobResult.fetch, JobResult.scheduled_at, JobResult.started_at,
+    rows = list(JobResult.select(JobResult.job, JobResult.scheduled_at, JobResult.started_at,
                                  JobResult.success)
                 .where(JobResult.scheduled_at >= start, JobResult.scheduled_at < end,
                        JobResult.attempt == 1).tuples())
@@ -230,9 +230,9 @@ def window_figures(start: Any, end: Any, jobs: int, interval: int,
              for _, scheduled, started, _ in rows if started is not None]
     lateness = [late for _, late in timed]
     per_job: dict[int, int] = {}
-    for fetch_id, *_ in rows:
-        per_job[fetch_id] = per_job.get(fetch_id, 0) + 1
-    counts = [per_job.get(pk, 0) for pk in per_job] + [0] * (jobs - len(per_job))
+    for job_id, *_ in rows:
+        per_job[job_id] = per_job.get(job_id, 0) + 1
+    counts = [per_job.get(job_id, 0) for job_id in per_job] + [0] * (jobs - len(per_job))
     if timeline:
         buckets: dict[int, list[float]] = {}
         for scheduled, late in timed:
@@ -286,11 +286,11 @@ def one_run(args: argparse.Namespace) -> dict[str, Any]:
             started = time.monotonic()
             if args.api_in_use:
                 from scheduler_lib.db import open_database
-                pks = seed_through_api(proj.port, token, args.jobs, args.interval, target)
+                job_ids = seed_through_api(proj.port, token, args.jobs, args.interval, target)
                 open_database(proj.db_url)
             else:
-                pks = seed(proj.db_url, args.jobs, args.interval, target)
-            first = activate(pks, args.interval, lead=2.0)
+                job_ids = seed(proj.db_url, args.jobs, args.interval, target)
+            first = activate(job_ids, args.interval, lead=2.0)
             print(f"  seeded {args.jobs} jobs in {time.monotonic() - started:.1f}s "
                   f"({'API' if args.api_in_use else 'in process'})", flush=True)
             # Runs due while the activation was being written started late: the
@@ -300,7 +300,7 @@ def one_run(args: argparse.Namespace) -> dict[str, Any]:
             rss.append(rss_mb(proj.proc.pid))
             cpu_before = cpu_seconds(proj.proc.pid)
             engine_before = cpu_seconds(proj.proc.pid, children_only=True)
-            reader = Reader(proj.port, token, pks, args.reads) if args.api_in_use else None
+            reader = Reader(proj.port, token, job_ids, args.reads) if args.api_in_use else None
             if reader is not None:
                 reader.__enter__()
             if args.profile:
@@ -324,7 +324,7 @@ def one_run(args: argparse.Namespace) -> dict[str, Any]:
             pause_all(proj.db_url)
             time.sleep(2.0)
             if args.api_in_use:
-                with Reader(proj.port, token, pks, args.reads) as idle_reader:
+                with Reader(proj.port, token, job_ids, args.reads) as idle_reader:
                     time.sleep(min(args.window, 5))
                 reads["idle"] = idle_reader.latencies_ms
             idle_after = api()

@@ -17,19 +17,14 @@ segment ``..`` once, which keeps its evaluation linear in the size of the body t
 
 from __future__ import annotations
 
-import functools
 import inspect
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from types import ModuleType
 from typing import Any, ClassVar
-
-import jsonpath
-import re2
-from jsonpath.function_extensions import ExpressionType, FilterFunction
-from jsonpath.token import TOKEN_DDOT
 
 from .errors import BadRequest
 
@@ -177,12 +172,13 @@ class BodyNotContains(_TextRule):
         return "found" if self.value in answer.text else None
 
 
-@functools.lru_cache(maxsize=1024)
-def _regex(pattern: str) -> Any:
-    """RE2-compiled ``pattern``; ``re2.error`` when RE2 cannot take it."""
-    options = re2.Options()
-    options.log_errors = False
-    return re2.compile(pattern, options)
+def _engines() -> ModuleType:
+    """RE2 and JSONPath, imported when a rule first needs them (``assertion_engines``):
+    the serving process validates rules only when a job is written and evaluates none,
+    and the two libraries cost it several MiB of resident memory."""
+    from . import assertion_engines
+
+    return assertion_engines
 
 
 def _regex_problem(exc: Exception) -> str:
@@ -198,9 +194,10 @@ class BodyRegex(_TextRule):
     @classmethod
     def parse(cls, fields: _Fields) -> Rule:
         pattern = fields.text("value")
+        engines = _engines()
         try:
-            _regex(pattern)
-        except re2.error as exc:
+            engines.regex(pattern)
+        except engines.RegexError as exc:
             raise fields.error("value", "is not a regular expression RE2 accepts: "
                                + _regex_problem(exc)) from None
         return cls(pattern)
@@ -210,49 +207,7 @@ class BodyRegex(_TextRule):
         return f"body matches /{shown}/"
 
     def failure(self, answer: Answer) -> str | None:
-        return None if _regex(self.value).search(answer.text) else "no match"
-
-
-class _Re2Function(FilterFunction):
-    """JSONPath's ``match()`` (whole string) and ``search()``, on RE2."""
-
-    arg_types = [ExpressionType.VALUE, ExpressionType.VALUE]
-    return_type = ExpressionType.LOGICAL
-
-    def __init__(self, whole: bool):
-        self.whole = whole
-
-    def __call__(self, value: object, pattern: object) -> bool:
-        if not isinstance(value, str) or not isinstance(pattern, str):
-            return False
-        try:
-            regex = _regex(pattern)
-        except re2.error:
-            return False     # RFC 9535: a pattern that is not valid matches nothing
-        found = regex.fullmatch(value) if self.whole else regex.search(value)
-        return found is not None
-
-
-class _JsonPathEnvironment(jsonpath.JSONPathEnvironment):
-    def setup_function_extensions(self) -> None:
-        super().setup_function_extensions()
-        self.function_extensions["match"] = _Re2Function(whole=True)
-        self.function_extensions["search"] = _Re2Function(whole=False)
-
-
-# Strict: RFC 9535 as written, none of the library's extensions. No filter caching:
-# compiled paths are shared by every worker thread.
-_JSONPATH = _JsonPathEnvironment(strict=True, filter_caching=False)
-
-
-@functools.lru_cache(maxsize=1024)
-def _path(path: str) -> jsonpath.JSONPath | jsonpath.CompoundJSONPath:
-    """The compiled RFC 9535 query; ``JSONPathError`` when it does not parse."""
-    tokens = _JSONPATH.lexer.tokenize(path)
-    if sum(token.kind == TOKEN_DDOT for token in tokens) > 1:
-        raise jsonpath.JSONPathError("the descendant segment '..' may appear only once",
-                                     token=None)
-    return _JSONPATH.compile(path)
+        return None if _engines().regex(self.value).search(answer.text) else "no match"
 
 
 def _kind(value: Any) -> str:
@@ -366,9 +321,10 @@ class JsonPath(Rule):
         path = fields.text("path")
         if not path.startswith("$"):
             raise fields.error("path", "must be an RFC 9535 JSONPath, starting with $")
+        engines = _engines()
         try:
-            _path(path)
-        except (jsonpath.JSONPathError, RecursionError) as exc:
+            engines.path(path)
+        except (engines.PathError, RecursionError) as exc:
             problem = str(exc).split("\n", 1)[0]
             raise fields.error("path", f"is not an RFC 9535 JSONPath: {problem}") from None
         op = fields.choice("op", cls.OPS)
@@ -381,9 +337,10 @@ class JsonPath(Rule):
         document = answer.document
         if document is NOT_JSON:
             return "the body is not JSON"
+        engines = _engines()
         try:
-            found = _path(self.path).findall(document)
-        except (jsonpath.JSONPathError, RecursionError) as exc:
+            found = engines.path(self.path).findall(document)
+        except (engines.PathError, RecursionError) as exc:
             return f"cannot evaluate: {str(exc).splitlines()[0]}"
         if self.op == "not_exists":
             return None if not found else f"got {_shown(found[0] if len(found) == 1 else found)}"

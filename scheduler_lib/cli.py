@@ -239,7 +239,7 @@ def jobs_list(ctx: click.Context, config_path: str | None, username: str | None,
     _open(_settings(ctx, config_path, {}))
     query = Job.select().order_by(Job.id)
     if username is not None:
-        member_of = JobMember.select(JobMember.fetch_id).where(
+        member_of = JobMember.select(JobMember.job).where(
             JobMember.user == get_user_by_username(username).id)
         query = query.where(Job.id.in_(member_of))
     rows = jobs_json(query)
@@ -276,7 +276,7 @@ def jobs_run(ctx: click.Context, config_path: str | None, job_id: int) -> None:
         outcome = "success" if result.success else "failure"
         line = (f"attempt {result.attempt}: {outcome}, status {status}, "
                 f"{result.duration_ms if result.duration_ms is not None else '-'} ms, "
-                f"job_id {result.job_id}, result {result.id}")
+                f"job_id {result.run_id}, result {result.id}")
         if result.error:
             line += f", error: {result.error}"
         click.echo(line)
@@ -322,7 +322,8 @@ def _body_check() -> Callable[[str, dict[str, Any]], Any]:
     from .api.validation import validate_body, validator_for
     paths = {"schedule": "/fetch/execute", "header": "/fetch/header", "job": "/fetch",
              "channel": "/notify/channel", "subscription": "/fetch/{fetch_id}/notify"}
-    bodies = {route.path: route.body for route in all_routes() if route.method == "POST"}
+    bodies = {route.path: route.body for route in all_routes()
+              if route.method == "POST" and route.body is not None}
     validators = {kind: validator_for(bodies[path]) for kind, path in paths.items()}
     return lambda kind, body: validate_body(validators[kind], body)
 

@@ -136,6 +136,8 @@ class Settings:
     """Read-only settings: ``settings.server.port`` or ``settings["server.port"]``."""
 
     __slots__ = ("_values", "_sections")
+    _values: dict[str, Any]
+    _sections: dict[str, _Section]
 
     def __init__(self, values: Mapping[str, Any]):
         object.__setattr__(self, "_values", dict(values))

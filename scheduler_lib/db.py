@@ -130,6 +130,7 @@ def open_database(url: str, max_connections: int = DEFAULT_MAX_CONNECTIONS) -> p
 
     ``max_connections`` bounds the PostgreSQL pool of this process.
     """
+    db: peewee.Database
     if url.startswith("sqlite:///"):
         db = _sqlite(url)
     elif url.startswith(("postgresql://", "postgres://")):

@@ -66,7 +66,7 @@ class _Deferred(logging.Handler):
         self._writer = threading.Thread(target=self._run, name="log-writer", daemon=True)
         self._writer.start()
 
-    def handle(self, record: logging.LogRecord) -> bool:  # type: ignore[override]
+    def handle(self, record: logging.LogRecord) -> bool:
         if not self.filter(record):
             return False
         self.emit(record)

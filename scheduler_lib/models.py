@@ -2,12 +2,21 @@
 
 Times are naive UTC datetimes; ``to_json`` methods render them with ``iso``. The
 schema itself is owned by ``migrations``: these classes only map it.
+
+Python names say what a thing is; columns and JSON keep the wire names of API.md
+(docs/api.md, glossary): a job's schedule is ``Job.schedule`` on column
+``execute_id``, its header preset ``Job.header_preset`` on ``header_id``, the id of a
+run is ``run_id`` on column ``job_id``, and a member's or result's job is ``.job`` on
+``fetch_id``. ``to_json``/``job_json`` map them back to the wire names. A foreign
+key's ``*_id`` accessor (``job.schedule_id``) is declared as an annotation so the type
+checker knows it.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
 import peewee
 
@@ -87,6 +96,7 @@ class User(BaseModel):
 class RefreshToken(BaseModel):
     jti = peewee.CharField(primary_key=True)
     user = peewee.ForeignKeyField(User, column_name="user_id", on_delete="CASCADE")
+    user_id: int
     family_id = peewee.CharField()
     expires_at = peewee.DateTimeField()
     revoked_at = peewee.DateTimeField(null=True)
@@ -107,6 +117,7 @@ class RevokedToken(BaseModel):
 class ApiKey(BaseModel):
     id = peewee.BigAutoField()
     user = peewee.ForeignKeyField(User, column_name="user_id", on_delete="CASCADE")
+    user_id: int
     name = peewee.CharField()
     description = peewee.TextField(default="")
     prefix = peewee.CharField()
@@ -139,6 +150,7 @@ class ApiKey(BaseModel):
 class Schedule(BaseModel):
     id = peewee.BigAutoField()
     user = peewee.ForeignKeyField(User, column_name="user_id", on_delete="CASCADE")
+    user_id: int
     name = peewee.CharField()
     is_repeat = peewee.BooleanField(default=True)
     type = peewee.CharField()
@@ -169,6 +181,7 @@ class Schedule(BaseModel):
 class HeaderPreset(BaseModel):
     id = peewee.BigAutoField()
     user = peewee.ForeignKeyField(User, column_name="user_id", on_delete="CASCADE")
+    user_id: int
     name = peewee.CharField()
     headers = JSONField()
     created_at = peewee.DateTimeField()
@@ -197,11 +210,16 @@ class Job(BaseModel):
     topic = peewee.TextField(null=True)
     payload = peewee.TextField(null=True)
     description = peewee.TextField(default="")
-    execute = peewee.ForeignKeyField(Schedule, column_name="execute_id", on_delete="RESTRICT")
-    header = peewee.ForeignKeyField(HeaderPreset, column_name="header_id", null=True,
-                                    on_delete="SET NULL")
+    schedule = peewee.ForeignKeyField(Schedule, column_name="execute_id",
+                                      object_id_name="schedule_id", on_delete="RESTRICT")
+    schedule_id: int
+    header_preset = peewee.ForeignKeyField(HeaderPreset, column_name="header_id", null=True,
+                                           object_id_name="header_preset_id",
+                                           on_delete="SET NULL")
+    header_preset_id: int | None
     is_active = peewee.BooleanField(default=True)
-    job_id = peewee.CharField()
+    # The id of the job's next scheduled run (a UUID; its results will carry it).
+    run_id = peewee.CharField(column_name="job_id")
     next_run_at = peewee.DateTimeField(null=True)
     last_run_at = peewee.DateTimeField(null=True)
     last_status = peewee.CharField(null=True)
@@ -214,7 +232,7 @@ class Job(BaseModel):
     alert_after_failures = peewee.IntegerField(default=1)
     pause_after_failures = peewee.IntegerField(default=0)
     failure_alerted = peewee.BooleanField(default=False)
-    # A run-now request waiting to start: its job_id and when it was asked for.
+    # A run-now request waiting to start: its run id and when it was asked for.
     run_requested_id = peewee.CharField(null=True)
     run_requested_at = peewee.DateTimeField(null=True)
     created_at = peewee.DateTimeField()
@@ -244,10 +262,10 @@ def job_json(row: dict[str, Any], *, running: bool) -> dict[str, Any]:
         "topic": get("topic"),
         "payload": get("payload"),
         "description": get("description"),
-        "execute_id": get("execute"),
-        "header_id": get("header"),
+        "execute_id": get("schedule"),
+        "header_id": get("header_preset"),
         "is_active": get("is_active"),
-        "job_id": get("job_id"),
+        "job_id": get("run_id"),
         "next_run_at": iso(get("next_run_at")),
         "last_run_at": iso(get("last_run_at")),
         "last_status": get("last_status"),
@@ -266,18 +284,21 @@ def job_json(row: dict[str, Any], *, running: bool) -> dict[str, Any]:
 
 
 class JobMember(BaseModel):
-    fetch = peewee.ForeignKeyField(Job, column_name="fetch_id", on_delete="CASCADE")
+    job = peewee.ForeignKeyField(Job, column_name="fetch_id", object_id_name="job_id",
+                                 on_delete="CASCADE")
+    job_id: int
     user = peewee.ForeignKeyField(User, column_name="user_id", on_delete="CASCADE")
+    user_id: int
     role = peewee.CharField()
     created_at = peewee.DateTimeField()
 
     class Meta:
         table_name = "job_members"
-        primary_key = peewee.CompositeKey("fetch", "user")
+        primary_key = peewee.CompositeKey("job", "user")
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "fetch_id": self.fetch_id,
+            "fetch_id": self.job_id,
             "user_id": self.user_id,
             "username": self.user.username,
             "role": self.role,
@@ -287,8 +308,11 @@ class JobMember(BaseModel):
 
 class JobResult(BaseModel):
     id = peewee.BigAutoField()
-    fetch = peewee.ForeignKeyField(Job, column_name="fetch_id", on_delete="CASCADE")
-    job_id = peewee.CharField(null=True)
+    job = peewee.ForeignKeyField(Job, column_name="fetch_id", object_id_name="job_id",
+                                 on_delete="CASCADE")
+    job_id: int
+    # The run this attempt belongs to (None for a result recorded by hand).
+    run_id = peewee.CharField(column_name="job_id", null=True)
     name = peewee.CharField()
     status_code = peewee.IntegerField(null=True)
     response = peewee.TextField(null=True)
@@ -323,8 +347,8 @@ class JobResult(BaseModel):
                 pass  # not JSON (NaN or 1e999 included): shown as the text it is
         return {
             "id": self.id,
-            "fetch_id": self.fetch_id,
-            "job_id": self.job_id,
+            "fetch_id": self.job_id,
+            "job_id": self.run_id,
             "name": self.name,
             "status_code": None if running else self.status_code,
             "response": response,
@@ -346,6 +370,7 @@ class Channel(BaseModel):
     """Where notifications go (``notify/channels``); ``secret`` signs webhooks."""
     id = peewee.BigAutoField()
     user = peewee.ForeignKeyField(User, column_name="user_id", on_delete="CASCADE")
+    user_id: int
     name = peewee.CharField()
     type = peewee.CharField()
     target = peewee.TextField()
@@ -360,9 +385,13 @@ class Channel(BaseModel):
 class Subscription(BaseModel):
     """A channel subscribed to a job's events."""
     id = peewee.BigAutoField()
-    fetch = peewee.ForeignKeyField(Job, column_name="fetch_id", on_delete="CASCADE")
+    job = peewee.ForeignKeyField(Job, column_name="fetch_id", object_id_name="job_id",
+                                 on_delete="CASCADE")
+    job_id: int
     channel = peewee.ForeignKeyField(Channel, column_name="channel_id", on_delete="CASCADE")
+    channel_id: int
     user = peewee.ForeignKeyField(User, column_name="user_id", on_delete="CASCADE")
+    user_id: int
     events = JSONField()
     created_at = peewee.DateTimeField()
 
@@ -372,7 +401,7 @@ class Subscription(BaseModel):
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
-            "fetch_id": self.fetch_id,
+            "fetch_id": self.job_id,
             "channel_id": self.channel_id,
             "user_id": self.user_id,
             "events": self.events,
@@ -385,7 +414,11 @@ class Delivery(BaseModel):
     id = peewee.BigAutoField()
     delivery_id = peewee.CharField()
     channel = peewee.ForeignKeyField(Channel, column_name="channel_id", on_delete="CASCADE")
-    fetch = peewee.ForeignKeyField(Job, column_name="fetch_id", null=True, on_delete="SET NULL")
+    channel_id: int
+    # None once the job is deleted (the log keeps what was sent).
+    job = peewee.ForeignKeyField(Job, column_name="fetch_id", object_id_name="job_id", null=True,
+                                 on_delete="SET NULL")
+    job_id: int | None
     event = peewee.CharField()
     facts = JSONField()
     status = peewee.CharField()
@@ -405,7 +438,7 @@ class Delivery(BaseModel):
             "id": self.id,
             "delivery_id": self.delivery_id,
             "channel_id": self.channel_id,
-            "fetch_id": self.fetch_id,
+            "fetch_id": self.job_id,
             "event": self.event,
             "status": self.status,
             "attempts": self.attempts,
@@ -422,9 +455,9 @@ def running_jobs(job_ids: list[int]) -> set[int]:
     """Which of ``job_ids`` have an attempt in flight (one query for a page of jobs)."""
     if not job_ids:
         return set()
-    rows = (JobResult.select(JobResult.fetch).distinct()
-            .where(JobResult.fetch.in_(job_ids) & IN_FLIGHT).tuples())
-    return {row[0] for row in rows}
+    rows = (JobResult.select(JobResult.job).distinct()
+            .where(JobResult.job.in_(job_ids) & IN_FLIGHT).tuples())
+    return {job_id for (job_id,) in cast(Iterable[tuple[int]], rows)}
 
 
 ALL_MODELS = (AppSetting, User, RefreshToken, RevokedToken, ApiKey, Schedule,

@@ -82,7 +82,8 @@ class _Connection(cheroot_server.HTTPConnection):
 
 def tune_cheroot(server: wsgi.Server) -> None:
     """Keep clients' connections alive and queue bursts of new ones instead of dropping them."""
-    server.keep_alive_conn_limit = None
+    # cheroot's stubs type it int, but None (documented: no limit) is what we want.
+    server.keep_alive_conn_limit = None  # type: ignore[assignment]
     server.request_queue_size = LISTEN_BACKLOG
 
 

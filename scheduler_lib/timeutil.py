@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 
 __all__ = ["utcnow", "iso", "iso_seconds", "parse_iso", "from_epoch"]
 
@@ -12,6 +13,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+@overload
+def iso(value: datetime) -> str: ...
+@overload
+def iso(value: None) -> None: ...
+@overload
+def iso(value: datetime | None) -> str | None: ...
 def iso(value: datetime | None) -> str | None:
     """Resource timestamp: ``2025-12-09T03:01:40.912343Z`` (always six digits)."""
     if value is None:

@@ -1,4 +1,5 @@
-"""Shared fixtures: a real scheduler (Cheroot on a free port, SQLite or PostgreSQL) and a client.
+"""Fixtures: a real scheduler (Cheroot on a free port, SQLite or PostgreSQL), target
+servers, ``serve`` subprocesses. What they are built from lives in ``helpers/``.
 
 ``server`` starts a fresh instance per test on its own empty database; ``start_server``
 takes setting overrides (``auth__access_ttl_seconds=1``). Only one instance runs in
@@ -6,152 +7,28 @@ the test process at a time (the models bind one database per process).
 
 Every test that uses ``server``/``start_server`` (or ``database_url``) runs once per
 backend: ``test_x[sqlite]`` on a fresh SQLite file, ``test_x[postgres]`` on the
-session's PostgreSQL database emptied before the test (see ``backends.py``).
+session's PostgreSQL database emptied before the test (see ``helpers/backends.py``).
 ``@pytest.mark.backends("sqlite")`` keeps a test (or a module, via ``pytestmark``)
 on the listed backends only; ``server.backend`` says which one a test runs on.
 """
 
 from __future__ import annotations
 
-import json as jsonlib
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
-import urllib3
-from backends import PostgresCluster, ScratchDatabase, selected_backends, session_database
+from aiosmtpd.controller import Controller
+from helpers.backends import PostgresCluster, ScratchDatabase, selected_backends, session_database
+from helpers.cli import Cli
+from helpers.http import free_port
+from helpers.instance import RunningServer, instance_settings
+from helpers.serve import ServeProcess, serve_environment
+from helpers.targets import HttpTarget, Inbox, WsTarget
 
-from scheduler_lib.config import load_settings
+from scheduler_lib.db import database
 from scheduler_lib.server import Instance
-
-ADMIN_PASSWORD = "admin-password-1"
-_NOTHING = object()
-
-
-@dataclass
-class Response:
-    status: int
-    headers: Any
-    raw: bytes
-
-    @property
-    def json(self) -> Any:
-        return jsonlib.loads(self.raw)
-
-    @property
-    def data(self) -> Any:
-        return self.json.get("data")
-
-    @property
-    def message(self) -> str:
-        return self.json["message"]
-
-    def __repr__(self) -> str:
-        return f"<Response {self.status} {self.raw[:300]!r}>"
-
-
-class Client:
-    """A small HTTP client over urllib3 that speaks the API's JSON."""
-
-    def __init__(self, base_url: str):
-        self.base_url = base_url
-        self.http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(30))
-
-    def request(self, method: str, path: str, json: Any = _NOTHING, *, token: str | None = None,
-                api_key: str | None = None, headers: dict[str, str] | None = None,
-                body: bytes | str | None = None) -> Response:
-        all_headers = dict(headers or {})
-        if json is not _NOTHING:
-            body = jsonlib.dumps(json)
-            all_headers.setdefault("Content-Type", "application/json")
-        if token is not None:
-            all_headers["Authorization"] = f"Bearer {token}"
-        if api_key is not None:
-            all_headers["X-API-Key"] = api_key
-        r = self.http.request(method, self.base_url + path, body=body, headers=all_headers,
-                              redirect=False)
-        return Response(r.status, r.headers, r.data)
-
-    def get(self, path: str, **kw: Any) -> Response:
-        return self.request("GET", path, **kw)
-
-    def post(self, path: str, json: Any = _NOTHING, **kw: Any) -> Response:
-        return self.request("POST", path, json, **kw)
-
-    def patch(self, path: str, json: Any = _NOTHING, **kw: Any) -> Response:
-        return self.request("PATCH", path, json, **kw)
-
-    def put(self, path: str, json: Any = _NOTHING, **kw: Any) -> Response:
-        return self.request("PUT", path, json, **kw)
-
-    def delete(self, path: str, **kw: Any) -> Response:
-        return self.request("DELETE", path, **kw)
-
-
-@dataclass
-class Person:
-    """A user of the running server with a fresh access token."""
-    id: int
-    username: str
-    email: str
-    password: str
-    token: str
-    refresh_token: str
-
-
-class RunningServer:
-    def __init__(self, instance: Instance, db_path: str | None):
-        self.instance = instance
-        self.db_path = db_path  # the SQLite file; None on PostgreSQL
-        self.backend = "sqlite" if db_path else "postgres"
-        self.url = f"http://127.0.0.1:{instance.port}"
-        self.api = Client(self.url)
-        self.admin = self.login_as("admin", instance.settings.bootstrap.password)
-
-    @property
-    def settings(self):
-        return self.instance.settings
-
-    def login(self, identifier: str, password: str) -> dict[str, str]:
-        r = self.api.post("/login", {"identifier": identifier, "password": password})
-        assert r.status == 200, r
-        return r.data
-
-    def login_as(self, username: str, password: str) -> Person:
-        tokens = self.login(username, password)
-        me = self.api.get("/user/me", token=tokens["access_token"]).data
-        return Person(me["id"], me["username"], me["email"], password,
-                      tokens["access_token"], tokens["refresh_token"])
-
-    def make_user(self, username: str, *, superuser: bool = False,
-                  password: str | None = None) -> Person:
-        password = password or f"{username}-password"
-        r = self.api.post("/user", {"username": username, "email": f"{username}@example.com",
-                                    "password": password, "is_superuser": superuser},
-                          token=self.admin.token)
-        assert r.status == 201, r
-        return self.login_as(username, password)
-
-
-def instance_settings(db_path: str, **overrides: Any):
-    """Settings for a test instance: its own database, a free port, fast bcrypt."""
-    flags = {
-        "database.url": f"sqlite:///{db_path}",
-        "server.port": 0,
-        "server.threads": 8,
-        "auth.bcrypt_rounds": 4,
-        "bootstrap.username": "admin",
-        "bootstrap.email": "admin@example.com",
-        "bootstrap.password": ADMIN_PASSWORD,
-        "log.level": "warning",
-        # The engine in this process (tests reach into it); `serve` tests cover the
-        # engine process.
-        "scheduler.engine_process": False,
-    }
-    flags.update({key.replace("__", ".", 1): value for key, value in overrides.items()})
-    return load_settings(None, flags, environ={})
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -193,7 +70,7 @@ def postgres_database(postgres_cluster: PostgresCluster) -> Iterator[ScratchData
 
 
 @pytest.fixture
-def database_url(backend: str, tmp_path, request: pytest.FixtureRequest) -> str:
+def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """An empty database of this test's backend (a schema may already be there)."""
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'scheduler.db'}"
@@ -203,12 +80,12 @@ def database_url(backend: str, tmp_path, request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def start_server(tmp_path, database_url: str) -> Iterator[Callable[..., RunningServer]]:
+def start_server(tmp_path: Path, database_url: str) -> Iterator[Callable[..., RunningServer]]:
     started: list[Instance] = []
 
     def start(**overrides: Any) -> RunningServer:
         assert not started, "one instance per test"
-        db_path = str(tmp_path / "scheduler.db")
+        db_path: str | None = str(tmp_path / "scheduler.db")
         if not database_url.startswith("sqlite:"):
             overrides.setdefault("database__url", database_url)
             db_path = None
@@ -226,21 +103,8 @@ def start_server(tmp_path, database_url: str) -> Iterator[Callable[..., RunningS
 
 
 @pytest.fixture
-def server(start_server) -> RunningServer:
+def server(start_server: Callable[..., RunningServer]) -> RunningServer:
     return start_server()
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02,
-             message: str = "condition") -> Any:
-    """Poll until ``predicate()`` is truthy (and return it), failing after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
 
 
 @pytest.fixture
@@ -256,3 +120,68 @@ def empty_postgres_database() -> Iterator[str]:
     finally:
         cluster.drop_database(url)
         cluster.close()
+
+
+@pytest.fixture
+def serve_process(tmp_path: Path) -> Iterator[Callable[..., ServeProcess]]:
+    """Start ``scheduler serve`` subprocesses: ``serve_process(env, **ServeProcess
+    options)``, logging to ``tmp_path/<name>.log``; the ones still running are stopped
+    at the end (``ServeProcess.close``)."""
+    started: list[ServeProcess] = []
+
+    def start(env: dict[str, str], *, name: str = "serve", **options: Any) -> ServeProcess:
+        process = ServeProcess(tmp_path / f"{name}.log", env, name=name, **options)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.close()
+
+
+@pytest.fixture
+def serving(serve_process: Callable[..., ServeProcess],
+            tmp_path: Path) -> Callable[..., ServeProcess]:
+    """Start `scheduler.py serve` on the test's SQLite file ``tmp_path/scheduler.db``
+    (``SCHEDULER_…`` variables as keywords; one log for every start), ready and logged
+    in as the admin."""
+    def start(**env: str) -> ServeProcess:
+        node = serve_process(serve_environment(f"sqlite:///{tmp_path / 'scheduler.db'}",
+                                               **env))
+        node.wait_ready().login()
+        return node
+    return start
+
+
+@pytest.fixture
+def http_target() -> Iterator[HttpTarget]:
+    """A local HTTP server recording what it gets (``helpers/targets.py``)."""
+    with HttpTarget() as target:
+        yield target
+
+
+@pytest.fixture
+def ws_target() -> Iterator[WsTarget]:
+    """A local WebSocket server recording what it gets (``helpers/targets.py``)."""
+    with WsTarget() as target:
+        yield target
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server (aiosmtpd) on a free port: its ``Inbox`` and the port."""
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def run(database_url: str) -> Iterator[Cli]:
+    """``scheduler`` commands in process on this test's database (``helpers/cli.py``)."""
+    yield Cli(database_url)
+    database.close()

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import re
 
-import targets
-from conftest import wait_for
-from test_engine import HOURLY, assert_on_time, finished, get_job, job, schedule
+from helpers.engine_api import HOURLY, assert_on_time, finished, get_job, job, schedule
+from helpers.polling import wait_for
+from helpers.targets import HttpTarget
 
 from scheduler_lib import db, migrations
 from scheduler_lib.assertions import RULES
 from scheduler_lib.migrations import m0060_assertions
 from scheduler_lib.models import Job
-
-http_target, ws_target = targets.http_target, targets.ws_target
 
 BODY = (b'{"status": "ok", "count": 5, "version": "5", "tags": ["a", "b"], '
         b'"items": [{"n": 1}, {"n": 2}], "nested": {"x": null}, "note": "' + b"n" * 300 + b'"}')
@@ -87,8 +85,8 @@ CASES = [
 ]
 
 
-def run_now(server, fetch_id: int) -> None:
-    r = server.api.post(f"/fetch/{fetch_id}/run", token=server.admin.token)
+def run_now(server, job_id: int) -> None:
+    r = server.api.post(f"/fetch/{job_id}/run", token=server.admin.token)
     assert r.status == 202, r
 
 
@@ -200,7 +198,7 @@ def test_a_backtracking_regex_cannot_stall_the_engine(start_server, http_target)
     server = start_server(scheduler__workers=2)
     http_target.body = b"a" * 100_000 + b"!"
     http_target.headers = {"Content-Type": "text/plain"}
-    with targets.HttpTarget() as other_target:
+    with HttpTarget() as other_target:
         sched = schedule(server)     # every second
         evil = job(server, http_target.url, sched["id"], name="evil",
                    assertions=[{"type": "body_regex", "value": "(a+)+$"}])
@@ -220,7 +218,7 @@ def test_rules_are_stored_validated_and_replaced(server, http_target):
     created = job(server, http_target.url, sched["id"], assertions=rules)
     assert created["assertions"] == rules
     assert job(server, http_target.url, sched["id"])["assertions"] == []
-    fid, token = created["id"], server.admin.token
+    job_id, token = created["id"], server.admin.token
     bad_rules = [
         ([{"value": "x"}], "Field 'assertions[0].type' is required"),
         ([{"type": "body_size"}], "Field 'assertions[0].type' must be one of: "
@@ -265,13 +263,13 @@ def test_rules_are_stored_validated_and_replaced(server, http_target):
                 "assertions": bad}
         r = server.api.post("/fetch", body, token=token)
         assert r.status == 400 and r.message.startswith(message), (bad, r)
-        r = server.api.patch(f"/fetch/{fid}", {"assertions": bad}, token=token)
+        r = server.api.patch(f"/fetch/{job_id}", {"assertions": bad}, token=token)
         assert r.status == 400 and r.message.startswith(message), (bad, r)
-    assert get_job(server, fid)["assertions"] == rules
-    r = server.api.patch(f"/fetch/{fid}", {"assertions": rules[1:]}, token=token)
+    assert get_job(server, job_id)["assertions"] == rules
+    r = server.api.patch(f"/fetch/{job_id}", {"assertions": rules[1:]}, token=token)
     assert r.status == 200 and r.data["assertions"] == rules[1:]
-    r = server.api.patch(f"/fetch/{fid}", {"assertions": []}, token=token)
-    assert r.status == 200 and get_job(server, fid)["assertions"] == []
+    r = server.api.patch(f"/fetch/{job_id}", {"assertions": []}, token=token)
+    assert r.status == 200 and get_job(server, job_id)["assertions"] == []
 
 
 def test_openapi_shows_the_rule_types_as_a_discriminated_one_of(server):

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 import urllib3
-from conftest import wait_for
-from fetch_world import HOURLY, create, make_job, make_world, ok, snapshot
-from test_cli import Cli, add_user, world
-from test_cli import ok as cli_ok
-from test_conventions import assert_envelope
+from helpers.cli import add_user, export_document
+from helpers.cli import ok as cli_ok
+from helpers.envelope import assert_envelope
+from helpers.polling import wait_for
+from helpers.world import HOURLY, create, make_job, make_world, ok, snapshot
 
 from scheduler_lib.db import database, is_postgres
 from scheduler_lib.engine.retention import RetentionTask, prune_audit
@@ -347,18 +347,12 @@ def test_retention_prunes_old_entries(server):
     assert prune_audit(max_age_days=1) == 0
 
 
-@pytest.fixture
-def run(database_url):
-    yield Cli(database_url)
-    database.close()
-
-
 def test_cli_writes_are_entries_via_cli(run, tmp_path):
     add_user(run, "alice")
     add_user(run, "bob")
     cli_ok(run("set-password", "alice", "--password-stdin", input="a-new-password\n"))
     source = tmp_path / "in.json"
-    source.write_text(world("http://127.0.0.1:9/never"))
+    source.write_text(export_document("http://127.0.0.1:9/never"))
     cli_ok(run("import", str(source)))
     failed = run("set-password", "alice", "--password-stdin", input="short\n")
     assert failed.exit_code == 1
@@ -398,7 +392,7 @@ def test_system_entries_share_the_engines_transaction(server):
         with database.atomic():
             Job.update(is_active=False).where(Job.id == w.job["id"]).execute()
             audit.record_system("job.pause", resource="job", resource_id=w.job["id"],
-                                fetch_id=w.job["id"], changed=["is_active"])
+                                job_id=w.job["id"], changed=["is_active"])
             if then_fail:
                 raise RuntimeError("the engine's transaction fails")
 

@@ -9,8 +9,9 @@ import time
 
 import jwt
 import pytest
-from conftest import ADMIN_PASSWORD, wait_for
-from test_conventions import assert_envelope
+from helpers.envelope import assert_envelope
+from helpers.instance import ADMIN_PASSWORD
+from helpers.polling import wait_for
 
 from scheduler_lib.models import AppSetting, RefreshToken
 

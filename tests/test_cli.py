@@ -13,83 +13,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from targets import http_target  # noqa: F401  (fixture)
+from helpers.cli import RULES, add_user, document, export_document, ok, one_line_error
 
 from scheduler_lib import auth
-from scheduler_lib.cli import cli
-from scheduler_lib.db import database
 from scheduler_lib.models import User
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class Cli:
-    def __init__(self, database_url: str):
-        self.runner = CliRunner()
-        self.env = {"SCHEDULER_DATABASE_URL": database_url, "SCHEDULER_AUTH_BCRYPT_ROUNDS": "4"}
-
-    def __call__(self, *args: str, input: str | None = None, **env: str):
-        result = self.runner.invoke(cli, list(args), input=input, env={**self.env, **env})
-        if result.exception and not isinstance(result.exception, SystemExit):
-            raise result.exception
-        return result
-
-
-@pytest.fixture
-def run(database_url):
-    yield Cli(database_url)
-    database.close()
-
-
-def ok(result) -> str:
-    assert result.exit_code == 0, (result.exit_code, result.output)
-    return result.stdout
-
-
-def one_line_error(result, code: int) -> str:
-    assert result.exit_code == code, (result.exit_code, result.output)
-    lines = result.stderr.strip().splitlines()
-    assert "Traceback" not in result.stderr
-    return lines[-1]
-
-
-RULES = [{"type": "json_path", "path": "$.ok", "op": "==", "value": True},
-         {"type": "max_duration_ms", "value": 5000}]
-
-
-def document(**parts) -> str:
-    return json.dumps({"format": "scheduler-export", "version": 1, **parts})
-
-
-def world(endpoint: str) -> str:
-    """Two schedules, a preset, and two jobs (one shared with bob), as an export holds them."""
-    return document(
-        schedules=[
-            {"ref": 7, "owner": "alice", "name": "hourly", "is_repeat": True, "type": "hours",
-             "value": 1, "cron": None, "timezone": "UTC"},
-            {"ref": 8, "owner": "alice", "name": "nightly", "is_repeat": True, "type": "cron",
-             "value": None, "cron": "0 3 * * *", "timezone": "Europe/Berlin"},
-        ],
-        headers=[{"ref": 3, "owner": "alice", "name": "auth",
-                  "headers": {"Authorization": "Bearer target-secret"}}],
-        jobs=[
-            {"name": "probe", "type": "rest", "endpoint": endpoint, "method": "post",
-             "payload": '{"hello":1}', "description": "", "is_active": True,
-             "timeout_seconds": 5, "max_attempts": 1, "retry_backoff_seconds": 1,
-             "expected_status": ["2xx"], "assertions": RULES, "execute_ref": 7,
-             "header_ref": 3, "topic": None,
-             "members": [{"username": "alice", "role": "owner"},
-                         {"username": "bob", "role": "viewer"}]},
-            {"name": "nightly-report", "endpoint": "https://example.invalid/report",
-             "execute_ref": 8, "header_ref": None, "is_active": False,
-             "members": [{"username": "alice", "role": "owner"}]},
-        ])
-
-
-def add_user(run: Cli, name: str, *, superuser: bool = False) -> None:
-    args = ["create-user", name, "--email", f"{name}@example.com", "--password-stdin"]
-    ok(run(*args, *(["--superuser"] if superuser else []), input=f"{name}-password\n"))
 
 
 def test_create_user_and_list_users(run):
@@ -127,7 +56,7 @@ def test_import_is_idempotent_and_export_round_trips(run, tmp_path):
     add_user(run, "alice")
     add_user(run, "bob")
     source = tmp_path / "in.json"
-    source.write_text(world("http://127.0.0.1:9/never"))
+    source.write_text(export_document("http://127.0.0.1:9/never"))
     first = ok(run("import", str(source)))
     assert first.strip() == ("Created 2 schedule(s), 1 header preset(s), 0 channel(s), "
                              "2 job(s), 0 notification(s); already present: 0 schedule(s), "
@@ -167,7 +96,7 @@ def test_import_is_idempotent_and_export_round_trips(run, tmp_path):
 
 def test_channels_and_notifications_travel_without_secrets(run):
     add_user(run, "alice")
-    doc = json.loads(world("http://127.0.0.1:9/never"))
+    doc = json.loads(export_document("http://127.0.0.1:9/never"))
     doc["channels"] = [
         {"ref": 1, "owner": "alice", "name": "hook", "type": "webhook",
          "target": "https://hooks.example.com/a"},
@@ -207,7 +136,7 @@ def test_channels_and_notifications_travel_without_secrets(run):
 
 def test_import_refuses_a_bad_success_rule_and_changes_nothing(run):
     add_user(run, "alice")
-    bad = json.loads(world("http://127.0.0.1:9/never"))
+    bad = json.loads(export_document("http://127.0.0.1:9/never"))
     bad["jobs"][0]["assertions"] = [{"type": "body_regex", "value": "(a"}]
     refused = run("import", input=json.dumps(bad))
     assert "Field 'assertions[0].value' is not a regular expression RE2 accepts" in \
@@ -218,7 +147,7 @@ def test_import_refuses_a_bad_success_rule_and_changes_nothing(run):
 def test_import_into_another_database_with_missing_users(run, tmp_path):
     add_user(run, "alice")
     add_user(run, "bob")
-    ok(run("import", input=world("http://127.0.0.1:9/never")))
+    ok(run("import", input=export_document("http://127.0.0.1:9/never")))
     exported = ok(run("export"))
     other = f"sqlite:///{tmp_path / 'other.db'}"
     add_user_other = run("create-user", "carol", "--email", "c@example.com",
@@ -241,7 +170,7 @@ def test_import_into_another_database_with_missing_users(run, tmp_path):
 
 def test_import_refuses_invalid_documents_and_changes_nothing(run):
     add_user(run, "alice")
-    bad_job = json.loads(world("http://127.0.0.1:9/never"))
+    bad_job = json.loads(export_document("http://127.0.0.1:9/never"))
     bad_job["jobs"][1]["timeout_seconds"] = 0
     bad_job["jobs"][0]["members"] = [{"username": "alice", "role": "owner"}]
     result = run("import", input=json.dumps(bad_job))
@@ -270,10 +199,10 @@ def test_import_refuses_invalid_documents_and_changes_nothing(run):
         assert expected in message, (text, message)
 
 
-def test_jobs_list_and_run(run, http_target):  # noqa: F811
+def test_jobs_list_and_run(run, http_target):
     add_user(run, "alice")
     add_user(run, "bob")
-    ok(run("import", input=world(http_target.url + "/hook")))
+    ok(run("import", input=export_document(http_target.url + "/hook")))
     table = ok(run("jobs", "list")).splitlines()
     assert table[0].split()[:5] == ["ID", "NAME", "TYPE", "METHOD", "ENDPOINT"]
     assert table[1].split()[:5] == ["1", "probe", "rest", "POST", http_target.url + "/hook"]

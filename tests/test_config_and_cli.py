@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
 import tomllib
-import urllib.request
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import wait_for
+from helpers.polling import wait_for
 
 from scheduler_lib import __version__
 from scheduler_lib.cli import cli
@@ -139,47 +135,17 @@ def test_usage_and_config_errors_exit_2(tmp_path):
     assert missing.exit_code == 2 and "not found" in missing.output
 
 
-def _get(url: str) -> dict | None:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return json.loads(response.read())
-    except OSError:
-        return None
-
-
-def test_serve_subprocess_bootstraps_admin_and_stops_cleanly_on_sigterm(tmp_path):
-    port_file = tmp_path / "port"
+def test_serve_subprocess_bootstraps_admin_and_stops_cleanly_on_sigterm(tmp_path,
+                                                                        serve_process):
     env = {**os.environ, "SCHEDULER_DATABASE_URL": f"sqlite:///{tmp_path}/serve.db",
-           "SCHEDULER_SERVER_PORT": "0", "SCHEDULER_AUTH_BCRYPT_ROUNDS": "4",
-           "SCHEDULER_LOG_LEVEL": "info"}
-    process = subprocess.Popen([sys.executable, str(ROOT / "scheduler.py"), "serve"], env=env,
-                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
-    try:
-        lines: list[str] = []
-
-        def port_line():
-            line = process.stdout.readline()
-            lines.append(line)
-            return "serving on http://" in line and line
-
-        line = wait_for(port_line, timeout=30, message="the serve banner")
-        port = int(line.split("serving on http://127.0.0.1:")[1].split(" ")[0])
-        port_file.write_text(str(port))
-        password_line = next(x for x in lines if "with password:" in x)
-        password = password_line.rsplit(":", 1)[1].strip()
-        assert _get(f"http://127.0.0.1:{port}/")["message"] == "Scheduler API Running"
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/login", method="POST",
-            data=json.dumps({"identifier": "admin", "password": password}).encode(),
-            headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=5) as response:
-            assert json.loads(response.read())["message"] == "Login success!"
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
-        rest = process.stdout.read()
-        assert "Traceback" not in rest
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+           "SCHEDULER_AUTH_BCRYPT_ROUNDS": "4", "SCHEDULER_LOG_LEVEL": "info"}
+    node = serve_process(env, cwd=tmp_path, ready_path="/").wait_ready()
+    wait_for(lambda: f"serving on http://127.0.0.1:{node.port} " in node.output(),
+             message="the serve banner")
+    password_line = next(x for x in node.output().splitlines() if "with password:" in x)
+    password = password_line.rsplit(":", 1)[1].strip()
+    assert node.api.get("/").message == "Scheduler API Running"
+    r = node.api.post("/login", {"identifier": "admin", "password": password})
+    assert r.message == "Login success!"
+    assert node.stop(signal.SIGTERM) == 0
+    assert "Traceback" not in node.output()

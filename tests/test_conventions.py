@@ -2,29 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import socket
 
 import pytest
-
-ENVELOPE_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-RESOURCE_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
-
-
-def assert_envelope(r, status: int, message: str | None = None, path: str | None = None):
-    assert r.status == status, r
-    assert r.headers["Content-Type"].startswith("application/json")
-    body = r.json
-    assert body["status"] == status
-    assert body["success"] is (200 <= status < 300)
-    assert ENVELOPE_TIME.match(body["timestamp"])
-    if message is not None:
-        assert body["message"] == message
-    if path is not None:
-        assert body["path"] == path
-    if status >= 400:
-        assert "data" not in body
-    return body
+from helpers.envelope import RESOURCE_TIME, assert_envelope
 
 
 def test_unknown_path_is_404_envelope(server):

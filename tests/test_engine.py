@@ -9,73 +9,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import targets
-from conftest import wait_for
-from fetch_world import make_world
+from helpers.engine_api import (
+    HICCUP,
+    HOURLY,
+    assert_on_time,
+    finished,
+    get_job,
+    job,
+    lateness,
+    results,
+    schedule,
+)
+from helpers.polling import wait_for
+from helpers.world import make_world
 
 from scheduler_lib.models import Job
 from scheduler_lib.timeutil import parse_iso, utcnow
-
-http_target, ws_target = targets.http_target, targets.ws_target
-
-EVERY_SECOND = {"name": "every second", "type": "seconds", "value": 1}
-HOURLY = {"name": "hourly", "type": "hours", "value": 1}
-
-
-def created(r) -> dict:
-    assert r.status == 201, r
-    return r.data
-
-
-def schedule(server, person=None, **body) -> dict:
-    person = person or server.admin
-    return created(server.api.post("/fetch/execute", {**EVERY_SECOND, **body},
-                                   token=person.token))
-
-
-def job(server, endpoint: str, schedule_id: int, person=None, **fields) -> dict:
-    person = person or server.admin
-    body = {"name": "ping", "endpoint": endpoint, "execute_id": schedule_id, **fields}
-    return created(server.api.post("/fetch", body, token=person.token))
-
-
-def results(server, fetch_id: int, person=None) -> list[dict]:
-    """The job's results, oldest first."""
-    person = person or server.admin
-    r = server.api.get(f"/fetch/{fetch_id}/data?limit=1000", token=person.token)
-    assert r.status == 200, r
-    return list(reversed(r.data))
-
-
-def finished(server, fetch_id: int, count: int, timeout: float = 10) -> list[dict]:
-    """Wait until the job has ``count`` completed results; returns them all."""
-    def ready():
-        rows = results(server, fetch_id)
-        done = [row for row in rows if row["duration_ms"] is not None or row["error"]]
-        return rows if len(done) >= count else None
-    return wait_for(ready, timeout, message=f"{count} results of job {fetch_id}")
-
-
-def get_job(server, fetch_id: int) -> dict:
-    r = server.api.get(f"/fetch/{fetch_id}", token=server.admin.token)
-    assert r.status == 200, r
-    return r.data
-
-
-def lateness(row: dict) -> float:
-    return (parse_iso(row["started_at"]) - parse_iso(row["scheduled_at"])).total_seconds()
-
-
-# A due run starts within 50 ms of its due time; on a loaded test machine (2 cores
-# shared by many processes) the OS sometimes wakes a thread later than that, so a
-# single run is allowed a scheduling hiccup and a series must be on time typically.
-ON_TIME = 0.05
-HICCUP = 0.3
-
-
-def assert_on_time(rows: list[dict]) -> None:
-    late = sorted(lateness(row) for row in rows)
-    assert late[0] >= 0 and late[len(late) // 2] < ON_TIME and late[-1] < HICCUP, late
 
 
 def pass_moment(moment, server) -> None:
@@ -214,25 +163,25 @@ def test_websocket_job(server, ws_target):
 
 def test_run_now_keeps_the_schedule_and_checks_roles(server, http_target):
     world = make_world(server)
-    fid = world.job["id"]
+    job_id = world.job["id"]
     Job.update(endpoint=http_target.url + "/now", is_active=False, next_run_at=None).where(
-        Job.id == fid).execute()
-    before = get_job(server, fid)
+        Job.id == job_id).execute()
+    before = get_job(server, job_id)
     asked = utcnow()
-    r = server.api.post(f"/fetch/{fid}/run", token=world.editor.token)
+    r = server.api.post(f"/fetch/{job_id}/run", token=world.editor.token)
     assert r.status == 202 and r.message == "Run queued", r
-    [row] = finished(server, fid, 1)
+    [row] = finished(server, job_id, 1)
     assert row["job_id"] == r.data["job_id"] != before["job_id"]
     assert abs((parse_iso(row["scheduled_at"]) - asked).total_seconds()) < 0.5
     assert lateness(row) < HICCUP and row["success"]
-    after = get_job(server, fid)
+    after = get_job(server, job_id)
     assert (after["job_id"], after["next_run_at"]) == (before["job_id"], before["next_run_at"])
     assert after["last_status"] == "success"
     assert http_target.requests[0].headers["X-Token"] == "secret"   # the header preset
     for person, status in ((world.viewer, 403), (world.outsider, 403)):
-        assert server.api.post(f"/fetch/{fid}/run", token=person.token).status == status
+        assert server.api.post(f"/fetch/{job_id}/run", token=person.token).status == status
     assert server.api.post("/fetch/999999/run", token=world.owner.token).status == 404
-    assert server.api.post(f"/fetch/{fid}/run").status == 401
+    assert server.api.post(f"/fetch/{job_id}/run").status == 401
 
 
 def test_schedule_change_reschedules_at_once(server, http_target):

@@ -7,9 +7,8 @@ import time
 from datetime import datetime, timedelta
 
 import pytest
-import targets
-from conftest import wait_for
-from test_engine import HOURLY, finished, job, results, schedule
+from helpers.engine_api import HOURLY, finished, job, results, schedule
+from helpers.polling import wait_for
 
 from scheduler_lib import timing
 from scheduler_lib.db import database
@@ -17,8 +16,6 @@ from scheduler_lib.engine import Engine, run_job_now
 from scheduler_lib.engine.retention import RetentionTask, prune_results
 from scheduler_lib.models import Job, JobResult
 from scheduler_lib.timeutil import parse_iso, utcnow
-
-http_target = targets.http_target
 
 
 def started_engine(server, **kw) -> Engine:
@@ -66,7 +63,7 @@ def test_misfire_policy_for_runs_missed_while_down(start_server, http_target, po
     # passed 0.1 s ago, the next comes 0.9 s from now.
     now = utcnow()
     Job.update(next_run_at=now - timedelta(seconds=10.1)).where(Job.id == j["id"]).execute()
-    shown = Job.get_by_id(j["id"]).job_id
+    shown = Job.get_by_id(j["id"]).run_id
     engine = started_engine(server)
     try:
         first, second = finished(server, j["id"], 2, timeout=10)[:2]
@@ -107,10 +104,10 @@ def test_run_job_now_runs_synchronously_with_retries(server, http_target):
     assert 1 <= time.monotonic() - began < 5
     assert [(r.attempt, r.status_code, r.success) for r in rows] == [(1, 502, False),
                                                                     (2, 200, True)]
-    assert rows[0].job_id == rows[1].job_id != j["job_id"]
+    assert rows[0].run_id == rows[1].run_id != j["job_id"]
     assert rows[1].scheduled_at >= rows[0].finished_at + timedelta(seconds=1)
     after = Job.get_by_id(j["id"])
-    assert after.job_id == j["job_id"] and after.last_status == "success"
+    assert after.run_id == j["job_id"] and after.last_status == "success"
     assert after.to_json()["next_run_at"] == j["next_run_at"]
 
 
@@ -143,9 +140,9 @@ def test_run_now_taken_by_a_failed_pass_waits_for_the_next(start_server, http_ta
     assert len(http_target.requests) == 1
 
 
-def _add_results(fetch_id: int, count: int, created_at: datetime) -> None:
+def _add_results(job_id: int, count: int, created_at: datetime) -> None:
     JobResult.insert_many([
-        {"fetch": fetch_id, "name": "r", "created_at": created_at, "updated_at": created_at}
+        {"job": job_id, "name": "r", "created_at": created_at, "updated_at": created_at}
         for _ in range(count)]).execute()
 
 
@@ -157,21 +154,21 @@ def test_retention_prunes_by_count_and_by_age(server):
     _add_results(busy, 10, now)
     _add_results(old, 3, now - timedelta(days=40))
     _add_results(old, 2, now - timedelta(days=1))
-    newest_busy = [r.id for r in JobResult.select().where(JobResult.fetch == busy)][-4:]
+    newest_busy = [r.id for r in JobResult.select().where(JobResult.job == busy)][-4:]
     assert prune_results(max_runs_per_job=4, max_age_days=30, now=now) == 6 + 3
-    assert [r.id for r in JobResult.select().where(JobResult.fetch == busy)] == newest_busy
-    assert JobResult.select().where(JobResult.fetch == old).count() == 2
+    assert [r.id for r in JobResult.select().where(JobResult.job == busy)] == newest_busy
+    assert JobResult.select().where(JobResult.job == old).count() == 2
     assert prune_results(max_runs_per_job=4, max_age_days=30, now=now) == 0
 
 
 def test_retention_task_prunes_in_the_background(server):
     sched = schedule(server, **HOURLY)
-    fid = job(server, "http://127.0.0.1:9/", sched["id"])["id"]
-    _add_results(fid, 1200, utcnow())
+    job_id = job(server, "http://127.0.0.1:9/", sched["id"])["id"]
+    _add_results(job_id, 1200, utcnow())
     task = RetentionTask(max_runs_per_job=5, max_age_days=30, interval=0.2, delay=0)
     task.start()
     try:
-        wait_for(lambda: JobResult.select().where(JobResult.fetch == fid).count() == 5, 10)
+        wait_for(lambda: JobResult.select().where(JobResult.job == job_id).count() == 5, 10)
         assert server.api.get("/healthz").status == 200
     finally:
         task.stop()

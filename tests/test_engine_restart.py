@@ -5,97 +5,24 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
-import subprocess
-import sys
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import targets
-from conftest import ADMIN_PASSWORD, Client, wait_for
+from helpers.polling import wait_for
 
 from scheduler_lib.timeutil import parse_iso, utcnow
 
 pytestmark = pytest.mark.slow
-http_target = targets.http_target
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Serve:
-    """One `scheduler.py serve` process on the test's database file."""
-
-    def __init__(self, db_path: Path, log_path: Path, **env: str):
-        self.port = free_port()
-        environ = {**os.environ, "SCHEDULER_DATABASE_URL": f"sqlite:///{db_path}",
-                   "SCHEDULER_SERVER_PORT": str(self.port),
-                   "SCHEDULER_BOOTSTRAP_USERNAME": "admin",
-                   "SCHEDULER_BOOTSTRAP_EMAIL": "admin@example.com",
-                   "SCHEDULER_BOOTSTRAP_PASSWORD": ADMIN_PASSWORD,
-                   "SCHEDULER_AUTH_BCRYPT_ROUNDS": "4", "SCHEDULER_LOG_LEVEL": "warning",
-                   **env}
-        self.log = open(log_path, "ab")
-        self.process = subprocess.Popen([sys.executable, str(ROOT / "scheduler.py"), "serve"],
-                                        cwd=ROOT, env=environ, stdout=self.log,
-                                        stderr=subprocess.STDOUT)
-        self.api = Client(f"http://127.0.0.1:{self.port}")
-        wait_for(self._ready, 30, interval=0.05, message="serve to answer /readyz")
-        r = self.api.post("/login", {"identifier": "admin", "password": ADMIN_PASSWORD})
-        assert r.status == 200, r
-        self.token = r.data["access_token"]
-
-    def _ready(self) -> bool:
-        assert self.process.poll() is None, "serve exited"
-        try:
-            return self.api.get("/readyz").status == 200
-        except Exception:  # not listening yet
-            return False
-
-    def call(self, method: str, path: str, body=None):
-        kwargs = {"token": self.token}
-        if body is not None:
-            kwargs["json"] = body
-        r = self.api.request(method, path, **kwargs)
-        assert 200 <= r.status < 300, r
-        return r.data
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        code = self.process.wait(timeout=30)
-        self.log.close()
-        return code
-
-
-@pytest.fixture
-def serving(tmp_path) -> Iterator:
-    started: list[Serve] = []
-
-    def start(**env: str) -> Serve:
-        process = Serve(tmp_path / "scheduler.db", tmp_path / "serve.log", **env)
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        process.stop(signal.SIGKILL)
-
-
-def rows(db_path: Path, fetch_id: int) -> list[dict]:
+def rows(db_path: Path, job_id: int) -> list[dict]:
     """Results straight from the database file (the server may be dead)."""
     with sqlite3.connect(db_path) as db:
         db.row_factory = sqlite3.Row
         return [dict(r) for r in db.execute(
-            "SELECT * FROM job_results WHERE fetch_id = ? ORDER BY id", (fetch_id,))]
+            "SELECT * FROM job_results WHERE fetch_id = ? ORDER BY id", (job_id,))]
 
 
 def when(text: str):

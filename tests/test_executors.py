@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from datetime import datetime, timezone
 
 import pytest
-import targets
+from helpers.http import free_port
 
 from scheduler_lib import __version__
 from scheduler_lib.config import load_settings
@@ -20,11 +19,9 @@ from scheduler_lib.engine.runner import Attempt, Executors, perform
 from scheduler_lib.engine.store import JobSpec
 from scheduler_lib.services.jobs import JOB_TYPES
 
-http_target, ws_target = targets.http_target, targets.ws_target
 
-
-def spec(endpoint: str, **fields) -> JobSpec:
-    values = dict(pk=7, name="ping", type="rest", endpoint=endpoint, method="post",
+def job_spec(endpoint: str, **fields) -> JobSpec:
+    values = dict(id=7, name="ping", type="rest", endpoint=endpoint, method="post",
                   payload='{"a": 1}', headers={"X-Token": "t0k"}, timeout_seconds=5,
                   max_attempts=1, retry_backoff_seconds=1, expected_status=["2xx"])
     values.update(fields)
@@ -65,16 +62,10 @@ def http(**kw) -> Sync:
     return Sync(HttpExecutor(max_response_bytes=kw.pop("cap", 1024), **kw))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_rest_request_carries_method_preset_payload_and_scheduler_headers(http_target):
     http_target.body = b'{"pong": 1}'
     executor = http()
-    outcome = executor.execute(executor.prepare(spec(http_target.url + "/hook?x=1"),
+    outcome = executor.execute(executor.prepare(job_spec(http_target.url + "/hook?x=1"),
                                                 "run-uuid", 2))
     assert outcome.error is None and outcome.status_code == 200
     assert outcome.body == b'{"pong": 1}' and not outcome.truncated
@@ -145,7 +136,7 @@ def ws(**kw) -> Sync:
 
 def test_websocket_collects_messages_until_the_server_closes(ws_target):
     executor = ws()
-    request = executor.prepare(spec(ws_target.url + "/feed", type="websocket",
+    request = executor.prepare(job_spec(ws_target.url + "/feed", type="websocket",
                                     payload="subscribe"), "ws-run", 1)
     began = time.monotonic()
     outcome = executor.execute(request)
@@ -221,9 +212,9 @@ class EchoExecutor:
 def test_a_new_job_type_is_one_registration(monkeypatch):
     monkeypatch.setitem(EXECUTORS, "echo", EchoExecutor)
     executors = Executors(load_settings(environ={}), pool_size=1)
-    job = spec("echo://anything", type="echo")
+    job = job_spec("echo://anything", type="echo")
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    first = asyncio.run(perform(Attempt(job, "run-1", 1, now, result_pk=1), executors))
-    second = asyncio.run(perform(Attempt(job, "run-1", 2, now, result_pk=2), executors))
+    first = asyncio.run(perform(Attempt(job, "run-1", 1, now, result_id=1), executors))
+    second = asyncio.run(perform(Attempt(job, "run-1", 2, now, result_id=2), executors))
     assert (first.success, first.response, first.error) == (True, "run-1/1", None)
     assert (second.success, second.error) == (False, "echo disagreed")

@@ -15,9 +15,10 @@ import time
 from typing import Any
 
 import pytest
+from helpers.victim import body_routes, build_world, db_snapshot, sample_body
+from helpers.world import create
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_security import body_routes, build_world, create, db_snapshot, sample_body
 
 from scheduler_lib.api.app import all_routes
 from scheduler_lib.api.routing import Route

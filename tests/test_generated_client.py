@@ -18,8 +18,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import wait_for
-from targets import http_target  # noqa: F401  (fixture)
+from helpers.polling import wait_for
 
 PACKAGE = "scheduler_client"
 GENERATOR = Path(sys.executable).parent / "openapi-python-client"
@@ -53,7 +52,7 @@ def _load(package: str, *names: str) -> list[ModuleType]:
     return [importlib.import_module(f"{package}.{name}") for name in names]
 
 
-def test_generated_client_logs_in_runs_a_job_and_reads_its_result(server, http_target,  # noqa: F811
+def test_generated_client_logs_in_runs_a_job_and_reads_its_result(server, http_target,
                                                                   generate_client):
     package = generate_client(server.url)
     client, models, login, create_schedule, create_job, run_job, list_results = _load(

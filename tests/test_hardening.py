@@ -19,9 +19,10 @@ import threading
 from pathlib import Path
 
 import pytest
-import targets
 import urllib3
-from conftest import wait_for
+from helpers.instance import instance_settings
+from helpers.polling import wait_for
+from helpers.world import create
 
 from scheduler_lib import logs, netguard
 from scheduler_lib.clientaddr import parse_trusted_proxies, resolve_client_address
@@ -32,19 +33,11 @@ from scheduler_lib.engine.executors.websocket import WebSocketExecutor
 from scheduler_lib.engine.retention import prune_expired_tokens
 from scheduler_lib.models import ApiKey, RefreshToken
 
-http_target, ws_target = targets.http_target, targets.ws_target
-
 ROOT = Path(__file__).resolve().parent.parent
 SQLITE_ONLY = pytest.mark.backends("sqlite")
 SCOPE_DENIED = "API key scope does not allow this"
 PRESET_RULE = "Only the header preset's owner may change where its headers are sent"
 THROTTLED = "Too many failed logins, try again later"
-
-
-def create(server, person, path: str, body: dict) -> dict:
-    r = server.api.post(path, body, token=person.token)
-    assert r.status == 201, (path, r)
-    return r.data
 
 
 def schedule(server, person) -> int:
@@ -462,8 +455,6 @@ def test_client_address_resolution_and_ipv6_buckets():
 
 @SQLITE_ONLY
 def test_database_files_are_owner_only_and_serve_warns_about_wider_ones(tmp_path, caplog):
-    from conftest import instance_settings
-
     from scheduler_lib.server import Instance
 
     old_umask = os.umask(0o022)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fetch_world import HOURLY, create, make_job, ok, snapshot
-from test_conventions import assert_envelope
+from helpers.envelope import assert_envelope
+from helpers.world import HOURLY, create, make_job, ok, snapshot
 
 
 def test_header_preset_crud(server):

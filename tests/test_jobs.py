@@ -6,8 +6,8 @@ import json
 import uuid
 from datetime import timedelta
 
-from fetch_world import ENDPOINT, HOURLY, create, make_job, make_world, ok, snapshot
-from test_conventions import assert_envelope
+from helpers.envelope import assert_envelope
+from helpers.world import ENDPOINT, HOURLY, create, make_job, make_world, ok, snapshot
 
 from scheduler_lib.models import JobMember
 from scheduler_lib.timeutil import parse_iso, utcnow
@@ -264,7 +264,7 @@ def test_delete_job_takes_results_and_members(server):
     assert_envelope(api.delete(path, token=w.owner.token), 200, "Fetch Api Deleted!")
     assert_envelope(api.get(path, token=w.owner.token), 404)
     assert_envelope(api.get(f"{path}/data", token=w.owner.token), 404)
-    assert JobMember.select().where(JobMember.fetch == w.job["id"]).count() == 0
+    assert JobMember.select().where(JobMember.job == w.job["id"]).count() == 0
     assert snapshot()["JobResult"] == []
     # The schedule is free again.
     ok(api.delete(f"/fetch/execute/{w.schedule['id']}", token=w.owner.token))

@@ -8,18 +8,12 @@ import logging
 import os
 import re
 import signal
-import subprocess
-import sys
-import threading
-from pathlib import Path
 
 import pytest
-from conftest import Client, wait_for
-from targets import http_target  # noqa: F401  (fixture)
+from helpers.polling import wait_for
 
 from scheduler_lib import logs
 
-ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "bootstrap-Secret-pw1"
 
 
@@ -66,7 +60,7 @@ def test_text_lines_name_method_path_status_duration_request_id_and_user(server,
 
 
 def test_job_runs_are_logged_with_job_id_and_outcome(server, captured_logs,
-                                                     http_target):  # noqa: F811
+                                                     http_target):
     buffer = captured_logs("info", "json")
     token = server.admin.token
     schedule = server.api.post("/fetch/execute", {"name": "h", "type": "hours", "value": 1},
@@ -102,7 +96,7 @@ def test_level_from_config_silences_request_lines(server, captured_logs):
 
 
 @pytest.mark.backends("sqlite")
-def test_serve_writes_json_lines_without_secrets(tmp_path):
+def test_serve_writes_json_lines_without_secrets(tmp_path, serve_process):
     """The real entry point: ``serve`` with log.format = json, then SIGTERM."""
     config = tmp_path / "scheduler.toml"
     config.write_text(
@@ -110,43 +104,26 @@ def test_serve_writes_json_lines_without_secrets(tmp_path):
         f'[auth]\nbcrypt_rounds = 4\n[bootstrap]\nusername = "root"\npassword = "{PASSWORD}"\n'
         '[log]\nformat = "json"\nlevel = "info"\n[scheduler]\nenabled = false\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULER_")}
-    process = subprocess.Popen([sys.executable, str(ROOT / "scheduler.py"), "serve",
-                                "--config", str(config)], cwd=tmp_path, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(process.stderr.readline, "")),
-                              daemon=True)
-    reader.start()
-    try:
-        def port() -> int | None:
-            for line in list(lines):
-                found = re.search(r"serving on http://127\.0\.0\.1:(\d+)", line)
-                if found:
-                    return int(found.group(1))
-            return None
+    stderr = tmp_path / "serve.stderr"
+    node = serve_process(env, args=("--config", str(config)), cwd=tmp_path,
+                         ready_path="/healthz", stderr_path=stderr).wait_ready()
 
-        base = f"http://127.0.0.1:{wait_for(port, timeout=30, message='serving line')}"
-        api = Client(base)
-        login = api.post("/login", {"identifier": "root", "password": PASSWORD},
-                         headers={"X-Request-ID": "json-login"})
-        tokens = login.data
-        me = api.get("/user/me", token=tokens["access_token"],
-                     headers={"X-Request-ID": "json-me"})
-        assert me.status == 200
-        assert api.get("/user/me", api_key="sk-not-a-key").status == 401
-        anonymous = api.get("/healthz")
-        generated = anonymous.headers["X-Request-ID"]
+    def entries() -> list[dict]:
+        """The JSON lines written so far (a line still being written waits)."""
+        return [json.loads(line) for line in stderr.read_text().splitlines(keepends=True)
+                if line.endswith("\n") and line.strip()]
 
-        def entries() -> list[dict]:
-            return [json.loads(line) for line in list(lines) if line.strip()]
-
-        wait_for(lambda: sum(e["logger"] == "scheduler.access" for e in entries()) >= 4,
-                 message="four access lines")
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
-        reader.join(timeout=5)
-    everything = "".join(lines)
+    api = node.api
+    login = api.post("/login", {"identifier": "root", "password": PASSWORD},
+                     headers={"X-Request-ID": "json-login"})
+    tokens = login.data
+    me = api.get("/user/me", token=tokens["access_token"], headers={"X-Request-ID": "json-me"})
+    assert me.status == 200
+    assert api.get("/user/me", api_key="sk-not-a-key").status == 401
+    anonymous = api.get("/healthz")
+    generated = anonymous.headers["X-Request-ID"]
+    assert node.stop(signal.SIGTERM) == 0
+    everything = node.output()
     access = {e["request_id"]: e for e in entries() if e["logger"] == "scheduler.access"}
     assert access["json-login"]["status"] == 200 and access["json-login"]["user_id"] is None
     me_line = access["json-me"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fetch_world import make_world, ok, snapshot
-from test_conventions import assert_envelope
+from helpers.envelope import assert_envelope
+from helpers.world import make_world, ok, snapshot
 
 
 def test_member_crud(server):

@@ -10,112 +10,42 @@ its lease expires (same job id, next attempt), and every job keeps running.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
-from pathlib import Path
 
-import psycopg2
 import pytest
-import targets
-from conftest import ADMIN_PASSWORD, Client, wait_for
+from helpers.backends import query
+from helpers.polling import wait_for
+from helpers.serve import ServeProcess, serve_environment
+from helpers.targets import HttpTarget
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parent.parent
 JOBS = 200
 LEASE_SECONDS = 3
 TARGET_DELAY = 0.1     # each run keeps a worker ~0.1 s: about 20 runs in flight at once
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Node:
-    """One `scheduler.py serve` process on the shared database."""
-
-    def __init__(self, name: str, database_url: str, log_dir: Path):
-        self.name = name
-        self.port = free_port()
-        env = {**os.environ,
-               "SCHEDULER_DATABASE_URL": database_url,
-               "SCHEDULER_DATABASE_MAX_CONNECTIONS": "8",
-               "SCHEDULER_SERVER_PORT": str(self.port),
-               "SCHEDULER_SERVER_THREADS": "4",
-               "SCHEDULER_SCHEDULER_WORKERS": "16",
-               "SCHEDULER_SCHEDULER_LEASE_SECONDS": str(LEASE_SECONDS),
-               "SCHEDULER_SCHEDULER_SHUTDOWN_GRACE_SECONDS": "5",
-               "SCHEDULER_BOOTSTRAP_USERNAME": "admin",
-               "SCHEDULER_BOOTSTRAP_EMAIL": "admin@example.com",
-               "SCHEDULER_BOOTSTRAP_PASSWORD": ADMIN_PASSWORD,
-               "SCHEDULER_AUTH_BCRYPT_ROUNDS": "4",
-               "SCHEDULER_LOG_LEVEL": "warning"}
-        self.log_path = log_dir / f"{name}.log"
-        self._log = open(self.log_path, "wb")
-        self.process = subprocess.Popen([sys.executable, str(ROOT / "scheduler.py"), "serve"],
-                                        cwd=ROOT, env=env, stdout=self._log,
-                                        stderr=subprocess.STDOUT)
-        self.api = Client(f"http://127.0.0.1:{self.port}")
-        self.token = ""
-
-    def ready(self) -> bool:
-        assert self.process.poll() is None, f"{self.name} exited: {self.log_path.read_text()}"
-        try:
-            return self.api.get("/readyz").status == 200
-        except Exception:  # not listening yet
-            return False
-
-    def login(self) -> None:
-        r = self.api.post("/login", {"identifier": "admin", "password": ADMIN_PASSWORD})
-        assert r.status == 200, r
-        self.token = r.data["access_token"]
-
-    def call(self, method: str, path: str, body=None):
-        kwargs = {"token": self.token} if body is None else {"token": self.token, "json": body}
-        r = self.api.request(method, path, **kwargs)
-        assert 200 <= r.status < 300, r
-        return r.data
-
-    def runs_started(self) -> float:
-        """Attempts this node executed (its own /metrics)."""
-        text = self.api.get("/metrics").raw.decode()
-        return sum(float(v) for v in re.findall(
-            r'^scheduler_job_runs_total\{[^}]*\} ([0-9.e+]+)$', text, re.M))
-
-    def stop(self, sig: int) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout=30)
-        finally:
-            self._log.close()
+def runs_started(node: ServeProcess) -> float:
+    """Attempts ``node`` executed (its own /metrics)."""
+    text = node.api.get("/metrics").raw.decode()
+    return sum(float(v) for v in re.findall(
+        r'^scheduler_job_runs_total\{[^}]*\} ([0-9.e+]+)$', text, re.M))
 
 
 @pytest.fixture
-def nodes(empty_postgres_database, tmp_path) -> Iterator[list[Node]]:
-    started = [Node(name, empty_postgres_database, tmp_path) for name in ("a", "b", "c")]
-    try:
-        yield started
-    finally:
-        for node in started:
-            node.stop(signal.SIGKILL)
-
-
-def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
-    with closing(psycopg2.connect(url)) as conn, conn.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+def nodes(empty_postgres_database, serve_process) -> list[ServeProcess]:
+    """Three `scheduler.py serve` nodes on the shared database, started together."""
+    env = serve_environment(empty_postgres_database,
+                            SCHEDULER_DATABASE_MAX_CONNECTIONS="8",
+                            SCHEDULER_SERVER_THREADS="4",
+                            SCHEDULER_SCHEDULER_WORKERS="16",
+                            SCHEDULER_SCHEDULER_LEASE_SECONDS=str(LEASE_SECONDS),
+                            SCHEDULER_SCHEDULER_SHUTDOWN_GRACE_SECONDS="5")
+    return [serve_process(env, name=name) for name in ("a", "b", "c")]
 
 
 def test_three_nodes_share_runs_once_and_survive_a_sigkill(nodes, empty_postgres_database):
@@ -128,7 +58,7 @@ def test_three_nodes_share_runs_once_and_survive_a_sigkill(nodes, empty_postgres
         node.login()
     assert [row[0] for row in query(url, "SELECT username FROM users")] == ["admin"]
 
-    with targets.HttpTarget() as target:
+    with HttpTarget() as target:
         target.delay = TARGET_DELAY
         schedule = a.call("POST", "/fetch/execute",
                           {"name": "every second", "type": "seconds", "value": 1})
@@ -139,11 +69,11 @@ def test_three_nodes_share_runs_once_and_survive_a_sigkill(nodes, empty_postgres
                 "execute_id": schedule["id"]})["id"] for i in range(k, JOBS, 3)]
 
         with ThreadPoolExecutor(3) as pool:
-            job_ids = [pk for chunk in pool.map(create, range(3)) for pk in chunk]
+            job_ids = [job_id for chunk in pool.map(create, range(3)) for job_id in chunk]
         assert len(set(job_ids)) == JOBS
 
         # Every node takes part before one dies.
-        wait_for(lambda: all(node.runs_started() >= 20 for node in nodes), 30, interval=0.2,
+        wait_for(lambda: all(runs_started(node) >= 20 for node in nodes), 30, interval=0.2,
                  message="every node to run jobs")
         def runs_of_b_in_flight() -> set[str]:
             return {row[0] for row in query(

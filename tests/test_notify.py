@@ -4,60 +4,19 @@ signature byte for byte, a real SMTP server (aiosmtpd) on a free port, Apprise's
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import socket
 import ssl
 import subprocess
-from collections.abc import Iterator
-from email import message_from_bytes
-from email.policy import default as default_policy
 
 import pytest
-import targets
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from conftest import wait_for
+from helpers.http import free_port
+from helpers.polling import wait_for
+from helpers.targets import HttpTarget, Inbox, verify
+from helpers.world import ok
 
 from scheduler_lib.notify.outbox import next_streak
-
-http_target = targets.http_target
-
-
-def ok(r, status=200):
-    assert r.status == status, r
-    return r.data
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Inbox:
-    """aiosmtpd handler keeping every mail received."""
-
-    def __init__(self) -> None:
-        self.mails: list[tuple[list[str], object]] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-        self.mails.append((list(envelope.rcpt_tos),
-                           message_from_bytes(envelope.content, policy=default_policy)))
-        return "250 Message accepted for delivery"
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
@@ -79,12 +38,6 @@ def login_only(user: str, password: str):
             (auth_data.login, auth_data.password) == (user.encode(), password.encode())
         return AuthResult(success=ok)
     return authenticate
-
-
-def verify(secret: str, body: bytes, header: str) -> bool:
-    """What a receiver does: HMAC-SHA256 of the exact body bytes, keyed with the secret."""
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header)
 
 
 def every_second(api, token) -> int:
@@ -204,7 +157,7 @@ def test_failure_streak_sends_one_signed_failure_then_recovery(server, http_targ
     """A job that fails three times in a row (alert after 2) and then heals: exactly one
     failure webhook and one recovery webhook, each signed over its exact bytes."""
     api, token = server.api, server.admin.token
-    job_target = targets.HttpTarget().start()
+    job_target = HttpTarget().start()
     try:
         job_target.status = 503
         channel = webhook(api, token, http_target.url + "/hook")
@@ -249,7 +202,7 @@ def test_failure_streak_sends_one_signed_failure_then_recovery(server, http_targ
 
 def test_pause_after_failures_pauses_the_job_and_fires_paused(server, http_target):
     api, token = server.api, server.admin.token
-    job_target = targets.HttpTarget().start()
+    job_target = HttpTarget().start()
     try:
         job_target.status = 500
         channel = webhook(api, token, http_target.url)
@@ -279,7 +232,7 @@ def test_failing_receiver_is_retried_and_the_log_says_why(start_server, http_tar
     api, token = server.api, server.admin.token
     http_target.statuses = [500, 502]
     channel = webhook(api, token, http_target.url)
-    job_target = targets.HttpTarget().start()
+    job_target = HttpTarget().start()
     try:
         job_target.status = 500
         job = make_job(api, token, job_target.url)
@@ -429,8 +382,8 @@ def test_a_slow_receiver_holds_up_neither_other_channels_nor_runs(server, http_t
     """The slow channel's delivery is claimed first; the fast one still arrives long
     before the slow one answers, and the job keeps running meanwhile."""
     api, token = server.api, server.admin.token
-    slow = targets.HttpTarget().start()
-    job_target = targets.HttpTarget().start()
+    slow = HttpTarget().start()
+    job_target = HttpTarget().start()
     try:
         slow.delay = 5
         job_target.status = 500
@@ -481,7 +434,7 @@ def test_migration_keeps_existing_jobs_and_gives_them_the_defaults(backend, tmp_
                 "FROM schedules")
         assert "0070_notifications" in migrations.migrate()
         job = Job.get()
-        assert (job.name, job.endpoint, job.job_id) == ("old job", "https://example.com/", "j-1")
+        assert (job.name, job.endpoint, job.run_id) == ("old job", "https://example.com/", "j-1")
         assert (job.consecutive_failures, job.alert_after_failures, job.pause_after_failures,
                 job.failure_alerted) == (0, 1, 0, False)
     finally:

@@ -10,13 +10,12 @@ import sqlite3
 from collections import Counter
 
 import pytest
-import targets
-from conftest import wait_for
-from test_engine_restart import serving  # noqa: F401 (fixture)
-from test_multinode import Node, query
+from helpers.backends import query
+from helpers.polling import wait_for
+from helpers.serve import serve_environment
+from helpers.targets import HttpTarget
 
 pytestmark = pytest.mark.slow
-http_target = targets.http_target
 
 
 def deliveries_in(db_path) -> list[dict]:
@@ -38,13 +37,12 @@ def failing_job_with_webhook(node, job_url: str, hook_url: str, name: str = "bro
     return channel
 
 
-def test_a_delivery_in_flight_at_sigkill_is_sent_after_restart(serving, http_target,  # noqa: F811
-                                                               tmp_path):
+def test_a_delivery_in_flight_at_sigkill_is_sent_after_restart(serving, http_target, tmp_path):
     db_path = tmp_path / "scheduler.db"
     http_target.delay = 30          # the receiver hangs: the send is in flight
     public = {"SCHEDULER_SERVER_PUBLIC_URL": "https://cron.example.com"}
     first = serving(**public)
-    with targets.HttpTarget() as job_target:
+    with HttpTarget() as job_target:
         job_target.status = 500
         failing_job_with_webhook(first, job_target.url, http_target.url)
         wait_for(lambda: http_target.count() >= 1, 15, message="the webhook in flight")
@@ -63,33 +61,31 @@ def test_a_delivery_in_flight_at_sigkill_is_sent_after_restart(serving, http_tar
 
 
 @pytest.mark.postgres
-def test_two_postgres_nodes_send_each_delivery_once(empty_postgres_database, tmp_path,
+def test_two_postgres_nodes_send_each_delivery_once(empty_postgres_database, serve_process,
                                                     http_target):
     url = empty_postgres_database
-    nodes = [Node(name, url, tmp_path) for name in ("a", "b")]
-    try:
-        wait_for(lambda: all(node.ready() for node in nodes), 60, interval=0.1,
-                 message="two nodes to answer /readyz")
-        for node in nodes:
-            node.login()
-        http_target.delay = 0.2     # each send holds a sending thread a while
-        with targets.HttpTarget() as job_target:
-            job_target.status = 500
-            jobs = 12
-            for i in range(jobs):
-                failing_job_with_webhook(nodes[i % 2], f"{job_target.url}/{i}",
-                                         http_target.url, name=f"job {i}")
-            wait_for(lambda: query(url, "SELECT COUNT(*) FROM notify_deliveries "
-                                        "WHERE status = 'sent'")[0][0] == jobs, 30,
-                     message="every delivery sent")
-        sent_ids = {row[0] for row in query(url, "SELECT delivery_id FROM notify_deliveries")}
-        received = Counter(h.headers["X-Scheduler-Delivery"] for h in http_target.requests)
-        assert set(received) == sent_ids and set(received.values()) == {1}
-        assert {json.loads(h.body)["event"] for h in http_target.requests} == {"failure"}
-        sent_by = [sum(float(v) for v in re.findall(
-            r'^scheduler_notify_deliveries_total\{[^}]*outcome="sent"\} ([0-9.e+]+)$',
-            node.api.get("/metrics").raw.decode(), re.M)) for node in nodes]
-        assert sum(sent_by) == jobs
-    finally:
-        for node in nodes:
-            node.stop(signal.SIGKILL)
+    env = serve_environment(url, SCHEDULER_DATABASE_MAX_CONNECTIONS="8",
+                            SCHEDULER_SERVER_THREADS="4")
+    nodes = [serve_process(env, name=name) for name in ("a", "b")]
+    wait_for(lambda: all(node.ready() for node in nodes), 60, interval=0.1,
+             message="two nodes to answer /readyz")
+    for node in nodes:
+        node.login()
+    http_target.delay = 0.2     # each send holds a sending thread a while
+    with HttpTarget() as job_target:
+        job_target.status = 500
+        jobs = 12
+        for i in range(jobs):
+            failing_job_with_webhook(nodes[i % 2], f"{job_target.url}/{i}",
+                                     http_target.url, name=f"job {i}")
+        wait_for(lambda: query(url, "SELECT COUNT(*) FROM notify_deliveries "
+                                    "WHERE status = 'sent'")[0][0] == jobs, 30,
+                 message="every delivery sent")
+    sent_ids = {row[0] for row in query(url, "SELECT delivery_id FROM notify_deliveries")}
+    received = Counter(h.headers["X-Scheduler-Delivery"] for h in http_target.requests)
+    assert set(received) == sent_ids and set(received.values()) == {1}
+    assert {json.loads(h.body)["event"] for h in http_target.requests} == {"failure"}
+    sent_by = [sum(float(v) for v in re.findall(
+        r'^scheduler_notify_deliveries_total\{[^}]*outcome="sent"\} ([0-9.e+]+)$',
+        node.api.get("/metrics").raw.decode(), re.M)) for node in nodes]
+    assert sum(sent_by) == jobs

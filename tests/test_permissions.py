@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from fetch_world import ENDPOINT, HOURLY, World, create, make_job, make_world, snapshot
+from helpers.world import ENDPOINT, HOURLY, World, create, make_job, make_world, snapshot
 
 from scheduler_lib.api.app import all_routes
 from scheduler_lib.errors import Forbidden

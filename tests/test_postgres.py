@@ -15,8 +15,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-import targets
-from conftest import wait_for
+from helpers.polling import wait_for
 
 from scheduler_lib import migrations
 from scheduler_lib.db import JOBS_CHANNEL
@@ -25,7 +24,6 @@ from scheduler_lib.engine import Engine
 pytestmark = [pytest.mark.postgres, pytest.mark.backends("postgres")]
 
 ROOT = Path(__file__).resolve().parent.parent
-http_target = targets.http_target
 
 
 def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:

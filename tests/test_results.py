@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fetch_world import HOURLY, make_job, make_world, ok, snapshot
-from test_conventions import assert_envelope
+from helpers.envelope import assert_envelope
+from helpers.world import HOURLY, make_job, make_world, ok, snapshot
 
 from scheduler_lib.models import JobResult
 from scheduler_lib.timeutil import iso, utcnow

@@ -6,30 +6,27 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import targets
-from conftest import wait_for
-from test_engine import HOURLY, finished, get_job, job, schedule
+from helpers.engine_api import HOURLY, finished, get_job, job, schedule
+from helpers.polling import wait_for
 
 from scheduler_lib.models import Job
 from scheduler_lib.timeutil import parse_iso, utcnow
 
-http_target = targets.http_target
 
-
-def first_run(server, fetch_id: int, http_target) -> dict:
+def first_run(server, job_id: int, http_target) -> dict:
     """The job's first finished result, checked against the request the target got."""
-    [row, *_] = finished(server, fetch_id, 1)
+    [row, *_] = finished(server, job_id, 1)
     assert http_target.requests[0].headers["X-Scheduler-Job-Id"] == row["job_id"]
     return row
 
 
-def assert_next_run_carries_the_job_id(server, fetch_id: int, http_target) -> None:
+def assert_next_run_carries_the_job_id(server, job_id: int, http_target) -> None:
     """The job_id and next_run_at read now are the first run's; then the job moves on."""
-    before = get_job(server, fetch_id)
-    row = first_run(server, fetch_id, http_target)
+    before = get_job(server, job_id)
+    row = first_run(server, job_id, http_target)
     assert row["job_id"] == before["job_id"]
     assert row["scheduled_at"] == before["next_run_at"]
-    after = wait_for(lambda: (j := get_job(server, fetch_id))["job_id"] != before["job_id"]
+    after = wait_for(lambda: (j := get_job(server, job_id))["job_id"] != before["job_id"]
                      and j, 5, message="a new job_id for the run after")
     assert str(after["job_id"]) != row["job_id"]
 
@@ -84,8 +81,8 @@ def test_a_past_runs_job_id_finds_its_job(server, http_target):
     assert server.api.get(f"/fetch/{unknown}/job", token=server.admin.token).status == 404
 
 
-def data(server, fetch_id: int, query: str = "") -> list[dict]:
-    r = server.api.get(f"/fetch/{fetch_id}/data{query}", token=server.admin.token)
+def data(server, job_id: int, query: str = "") -> list[dict]:
+    r = server.api.get(f"/fetch/{job_id}/data{query}", token=server.admin.token)
     assert r.status == 200, r
     assert int(r.headers["X-Total-Count"]) == len(r.data)
     return r.data

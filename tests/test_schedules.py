@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from fetch_world import HOURLY, create, make_job, ok, snapshot
-from test_conventions import assert_envelope
+from helpers.envelope import assert_envelope
+from helpers.world import HOURLY, create, make_job, ok, snapshot
 
 from scheduler_lib.models import Job
 from scheduler_lib.timeutil import parse_iso, utcnow

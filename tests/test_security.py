@@ -12,42 +12,30 @@ import base64
 import io
 import json
 import logging
-import os
-import re
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
 import urllib3
-from conftest import Client, wait_for
+from helpers.http import Client
+from helpers.polling import wait_for
+from helpers.serve import serve_environment
+from helpers.victim import MARK, World, body_routes, build_world, db_snapshot, sample_body
+from helpers.world import create
 
 from scheduler_lib import auth, logs
 from scheduler_lib.api.app import all_routes
-from scheduler_lib.api.routing import Route
 from scheduler_lib.db import database
 from scheduler_lib.models import User
 
-ROOT = Path(__file__).resolve().parent.parent
-# Every resource of the victim carries this string: it must never reach anyone else.
-MARK = "victim-private-7f3a"
 # Checks whose outcome does not depend on the database run on SQLite only; the ones
 # that store, revoke or count run on PostgreSQL too.
 SQLITE_ONLY = pytest.mark.backends("sqlite")
 THROTTLED = "Too many failed logins, try again later"
-# Tables whose rows change by design on a rejected request (a failed login is
-# counted, and SQLite's autoincrement counter moves with it).
-VOLATILE_TABLES = {"login_failures", "schema_migrations", "sqlite_sequence"}
-# Audit entries that a rejected request writes by design (API.md section 12).
-_KEPT_ON_REJECTION = {"audit_log": "WHERE action NOT IN ('login.failed', 'token.reuse')"}
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -68,21 +56,6 @@ def assert_401(r, message: str | None = None) -> None:
         assert r.message == message, r
 
 
-def body_routes() -> list[Route]:
-    return [r for r in all_routes() if r.body is not None]
-
-
-def db_snapshot() -> dict[str, list[str]]:
-    """Every row of every table (but the volatile ones), order-independent."""
-    tables = sorted(set(database.get_tables()) - VOLATILE_TABLES)
-    snapshot = {}
-    for table in tables:
-        where = _KEPT_ON_REJECTION.get(table, "")
-        rows = database.execute_sql(f'SELECT * FROM "{table}" {where}').fetchall()
-        snapshot[table] = sorted(repr(tuple(row)) for row in rows)
-    return snapshot
-
-
 def client_from(server, source_ip: str) -> Client:
     """A client whose connections come from ``source_ip`` (any 127/8 address works)."""
     client = Client(server.url)
@@ -93,89 +66,6 @@ def client_from(server, source_ip: str) -> Client:
 
 def login_body(identifier: str, password: str) -> dict:
     return {"identifier": identifier, "password": password}
-
-
-@dataclass
-class World:
-    """A victim with one resource of every kind, and an outsider."""
-    victim: Any
-    outsider: Any
-    key: str
-    ids: dict[str, Any] = field(default_factory=dict)
-
-    def resolve(self, path: str) -> str:
-        """``path`` with its parameters naming the victim's resources."""
-        def value(match: re.Match[str]) -> str:
-            name = match.group(1)
-            head = path[:match.start()]
-            if name == "job_id":
-                return self.ids["job_uuid"]
-            if name == "fetch_id":
-                return str(self.ids["job"])
-            if name == "user_id":
-                return str(self.ids.get("member", self.victim.id))
-            for prefix, kind in (("/user/apikey/", "apikey"), ("/user/", "user"),
-                                 ("/fetch/execute/", "schedule"), ("/fetch/header/", "header"),
-                                 ("/fetch/{fetch_id}/data/", "result"),
-                                 ("/notify/channel/", "channel"),
-                                 ("/fetch/{fetch_id}/notify/", "subscription"),
-                                 ("/fetch/", "job")):
-                if head == prefix:
-                    return str(self.ids[kind])
-            raise AssertionError(f"map the parameters of the new route {path} in World.resolve")
-        return re.sub(r"\{(\w+)(?::\w+)?\}", value, path)
-
-
-def create(server, person, path: str, body: dict) -> dict:
-    r = server.api.post(path, body, token=person.token)
-    assert r.status == 201, (path, r)
-    return r.data
-
-
-def build_world(server, victim_name: str = "victim") -> World:
-    victim = server.make_user(victim_name)
-    outsider = server.make_user(f"{victim_name}-outsider")
-    key = create(server, victim, "/user/apikey", {"name": MARK, "description": MARK})
-    world = World(victim, outsider, key["key"], {"apikey": key["id"], "user": victim.id})
-    world.ids["schedule"] = create(server, victim, "/fetch/execute",
-                                   {"name": MARK, "type": "hours", "value": 1})["id"]
-    world.ids["header"] = create(server, victim, "/fetch/header",
-                                 {"name": MARK, "headers": {"X-Mark": MARK}})["id"]
-    job = create(server, victim, "/fetch", {
-        "name": MARK, "endpoint": f"http://127.0.0.1:9/{MARK}", "description": MARK,
-        "execute_id": world.ids["schedule"], "header_id": world.ids["header"],
-        "is_active": False})
-    world.ids["job"], world.ids["job_uuid"] = job["id"], job["job_id"]
-    world.ids["result"] = create(server, victim, f"/fetch/{world.ids['job']}/data",
-                                 {"name": MARK, "response": MARK})["id"]
-    world.ids["channel"] = create(server, victim, "/notify/channel", {
-        "name": MARK, "type": "webhook", "target": f"http://127.0.0.1:9/{MARK}"})["id"]
-    world.ids["subscription"] = create(server, victim, f"/fetch/{world.ids['job']}/notify", {
-        "channel_id": world.ids["channel"], "events": ["failure"]})["id"]
-    return world
-
-
-def sample_body(route: Route, world: World, actor: Any) -> dict | None:
-    """A body that passes validation for ``route``: its required fields, and a name."""
-    if route.body is None:
-        return None
-    samples = {
-        "name": "hijacked", "role": "owner", "user_id": actor.id, "identifier": "nobody",
-        "password": "wrong-password", "refresh_token": "not-a-token", "type": "hours",
-        "value": 1, "headers": {"X-A": "b"}, "endpoint": "http://127.0.0.1:9/",
-        "execute_id": world.ids.get("schedule"), "username": "hijacker",
-        "email": "hijacker@example.com", "target": "http://127.0.0.1:9/",
-        "channel_id": world.ids.get("channel"), "events": ["failure"],
-    }
-    properties = route.body.get("properties", {})
-    body = {name: samples[name] for name in route.body.get("required", ())}
-    if "name" in properties:
-        body["name"] = "hijacked"
-    if "type" in body and "value" in properties:  # interval schedules need a value
-        body["value"] = samples["value"]
-    if "target" in body:  # a notification channel
-        body["type"] = "webhook"
-    return body
 
 
 # --- forged and misused tokens -----------------------------------------------------------
@@ -464,39 +354,15 @@ def test_throttle_lifts_after_the_window_and_success_forgives(start_server):
     assert server.api.post("/login", login_body("admin", server.admin.password)).status == 200
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def test_throttle_state_is_shared_by_nodes_on_one_database(start_server):
+def test_throttle_state_is_shared_by_nodes_on_one_database(start_server, serve_process):
     server = start_server(auth__login_max_failures=2)
-    port = _free_port()
-    env = {**os.environ, "SCHEDULER_DATABASE_URL": server.settings.database.url,
-           "SCHEDULER_SERVER_PORT": str(port), "SCHEDULER_AUTH_LOGIN_MAX_FAILURES": "2",
-           "SCHEDULER_AUTH_BCRYPT_ROUNDS": "4", "SCHEDULER_SCHEDULER_ENABLED": "false",
-           "SCHEDULER_LOG_LEVEL": "warning"}
-    node = subprocess.Popen([sys.executable, str(ROOT / "scheduler.py"), "serve"], env=env,
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        second = Client(f"http://127.0.0.1:{port}")
-
-        def up() -> bool:
-            assert node.poll() is None, node.stderr.read().decode()
-            try:
-                return second.get("/healthz").status == 200
-            except urllib3.exceptions.HTTPError:
-                return False
-        wait_for(up, timeout=30, interval=0.1, message="second node")
-        for _ in range(2):
-            assert server.api.post("/login", login_body("admin", "nope-nope")).status == 401
-        r = second.post("/login", login_body("admin", server.admin.password))
-        assert (r.status, r.message) == (429, THROTTLED)
-    finally:
-        node.terminate()
-        node.wait(timeout=30)
-        node.stderr.close()
+    second = serve_process(serve_environment(
+        server.settings.database.url, SCHEDULER_AUTH_LOGIN_MAX_FAILURES="2",
+        SCHEDULER_SCHEDULER_ENABLED="false"), ready_path="/healthz").wait_ready()
+    for _ in range(2):
+        assert server.api.post("/login", login_body("admin", "nope-nope")).status == 401
+    r = second.api.post("/login", login_body("admin", server.admin.password))
+    assert (r.status, r.message) == (429, THROTTLED)
 
 
 # --- login timing and concurrency --------------------------------------------------------

@@ -7,9 +7,8 @@ import sqlite3
 import time
 
 import pytest
-from conftest import wait_for
+from helpers.polling import wait_for
 from prometheus_client.parser import text_string_to_metric_families
-from targets import http_target  # noqa: F401  (fixture)
 
 
 def scrape(server, **kw) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -129,7 +128,7 @@ def test_metrics_count_requests_by_route_template_and_status(server):
                   route="/user/me", le="+Inf") >= 5
 
 
-def test_metrics_show_job_runs_and_active_jobs(server, http_target):  # noqa: F811
+def test_metrics_show_job_runs_and_active_jobs(server, http_target):
     token = server.admin.token
     before = scrape(server)
     schedule = server.api.post("/fetch/execute", {"name": "hourly", "type": "hours",

@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import targets
-from conftest import wait_for
-from test_notify import smtp_server, verify  # noqa: F401 (fixture)
+from helpers.polling import wait_for
+from helpers.targets import HttpTarget, verify
 
 pytestmark = [pytest.mark.browser, pytest.mark.backends("sqlite")]
 
@@ -504,7 +503,6 @@ def test_activity_in_words(server, page):
 
 def test_a_run_in_flight_shows_as_running_never_as_a_failure(server, page):
     from playwright.sync_api import expect
-    from targets import HttpTarget
 
     token = server.admin.token
     hourly = server.api.post("/fetch/execute", {"name": "hourly", "type": "hours", "value": 1},
@@ -639,7 +637,7 @@ def test_rules_in_words_match_the_servers(server, page):
     assert words[3] == '$.status == "ok"' and words[-1] == "takes under 500 ms"
 
 
-def test_notifications_from_the_dashboard(start_server, smtp_server, page):  # noqa: F811
+def test_notifications_from_the_dashboard(start_server, smtp_server, page):
     """A user makes a webhook and an e-mail channel, subscribes a job that starts
     failing, gets one signed failure webhook and one mail, then the recovery when it
     heals, and sees every delivery listed with its outcome."""
@@ -648,8 +646,8 @@ def test_notifications_from_the_dashboard(start_server, smtp_server, page):  # n
     inbox, smtp_port = smtp_server
     server = start_server(smtp__host="127.0.0.1", smtp__port=smtp_port, smtp__security="none")
     token = server.admin.token
-    receiver = targets.HttpTarget().start()
-    job_target = targets.HttpTarget().start()
+    receiver = HttpTarget().start()
+    job_target = HttpTarget().start()
     try:
         job_target.status = 503
         schedule = server.api.post("/fetch/execute", {"name": "1s", "type": "seconds",

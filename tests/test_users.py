@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_conventions import assert_envelope
+from helpers.envelope import assert_envelope
 
 from scheduler_lib.models import User
 

@@ -56,7 +56,7 @@ _SECURITY_SCHEMES = {
     "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key",
                    "description": "An API key from POST /user/apikey."},
 }
-_AUTHENTICATED = [{"bearerAuth": []}, {"apiKeyAuth": []}]
+_AUTHENTICATED: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKeyAuth": []}]
 
 
 def effective_auth(route: Route, settings: Settings | None) -> str:
@@ -114,6 +114,7 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
     parameters = []
     for match in _PARAM.finditer(path):
         name, kind = match.group(1), match.group(2)
+        schema: dict[str, Any]
         if kind == "uuid":
             schema = {"type": "string", "pattern": "^[0-9A-Za-z-]{1,64}$"}
         else:

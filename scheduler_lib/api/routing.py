@@ -351,12 +351,12 @@ def _audited_call(route: Route, reader: Route | None, call: Call) -> Reply:
         resource_id = next((value for value in (after.get("id"), params.get("id"),
                                                 params.get("user_id"), after.get("user_id"))
                             if isinstance(value, int)), None)
-        fetch_id = params.get("fetch_id") or after.get("fetch_id")
+        job_id = params.get("fetch_id") or after.get("fetch_id")
         if resource == "job":
-            fetch_id = resource_id
+            job_id = resource_id
         changed = audit.changed_fields(call.body, before, after)
         audit.record(call.actor(), audit.refine_action(route.audit_action, changed, after),
-                     resource=resource, resource_id=resource_id, fetch_id=fetch_id,
+                     resource=resource, resource_id=resource_id, job_id=job_id,
                      changed=changed)
     return reply
 

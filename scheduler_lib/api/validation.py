@@ -103,7 +103,7 @@ def _field_name(error: ValidationError) -> str:
 
 def _type_words(expected: Any) -> str:
     kinds = expected if isinstance(expected, list) else [expected]
-    return " or ".join(_TYPE_WORDS.get(kind, kind) for kind in kinds)
+    return " or ".join(_TYPE_WORDS.get(kind) or str(kind) for kind in kinds)
 
 
 def _message(error: ValidationError, what: str) -> str:

@@ -24,10 +24,11 @@ from datetime import datetime
 from ..config import Settings
 from . import runner, store
 
+new_event_loop: Callable[[], asyncio.AbstractEventLoop]
 try:
     from uvloop import new_event_loop
 except ImportError:  # not built for this platform: asyncio's own loop does the same
-    from asyncio import new_event_loop
+    new_event_loop = asyncio.new_event_loop
 
 __all__ = ["AttemptLoop"]
 

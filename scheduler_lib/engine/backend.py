@@ -61,10 +61,10 @@ class SqliteBackend:
             "response_truncated = ?, error = ?, success = ?, started_at = ?, "
             "finished_at = ?, duration_ms = ?, updated_at = ? WHERE id = ?",
             [(r.status_code, r.response, json.dumps(r.response_headers), r.response_truncated,
-              r.error, r.success, r.started_at, r.finished_at, r.duration_ms, now, r.result_pk)
+              r.error, r.success, r.started_at, r.finished_at, r.duration_ms, now, r.result_id)
              for r in records])
         cursor.executemany("UPDATE jobs SET last_run_at = ?, last_status = ? WHERE id = ?",
-                           [(r.started_at, "success" if r.success else "failure", r.job_pk)
+                           [(r.started_at, "success" if r.success else "failure", r.job_id)
                             for r in records])
 
 
@@ -91,10 +91,10 @@ class PostgresBackend:
         results: list[object] = [now]
         jobs: list[object] = []
         for r in records:
-            results += (r.result_pk, r.status_code, r.response, json.dumps(r.response_headers),
+            results += (r.result_id, r.status_code, r.response, json.dumps(r.response_headers),
                         r.response_truncated, r.error, r.success, r.started_at, r.finished_at,
                         r.duration_ms)
-            jobs += (r.job_pk, r.started_at, "success" if r.success else "failure")
+            jobs += (r.job_id, r.started_at, "success" if r.success else "failure")
         database.execute_sql(
             "UPDATE job_results SET status_code = v.status_code, response = v.response, "
             "response_headers = v.headers, response_truncated = v.truncated, "

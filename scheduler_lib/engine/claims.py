@@ -12,7 +12,7 @@ Every node looks for such runs about once a second (``take_over_interrupted``): 
 unfinished attempt (``started_at`` set, ``finished_at`` null) of a job whose lease has
 expired. It takes the job's lease with a guarded UPDATE (the row count says which
 node won), closes the old attempt as interrupted, and starts the run again as the
-next attempt: same ``job_id``, same ``scheduled_at``, ``X-Scheduler-Attempt`` one
+next attempt: same run id, same ``scheduled_at``, ``X-Scheduler-Attempt`` one
 higher, so a target can recognise the repeat. Across a node's crash a run is
 therefore at-least-once; while nodes are alive it is at-most-once. Runs of jobs that
 were paused or deleted meanwhile are closed as interrupted and not repeated, and so
@@ -55,7 +55,7 @@ def take_over_interrupted(node: str, now: datetime, limit: int,
     """
     rows = store.execute(
         f"SELECT r.id, r.job_id, r.attempt, r.scheduled_at, j.lease_owner, j.is_active, "
-        f"{store.SPEC_COLUMNS} FROM job_results r JOIN jobs j ON j.id = r.fetch_id "
+        f"{store.JOB_COLUMNS} FROM job_results r JOIN jobs j ON j.id = r.fetch_id "
         "JOIN schedules s ON s.id = j.execute_id "
         "LEFT JOIN header_presets h ON h.id = j.header_id "
         "WHERE r.finished_at IS NULL AND r.started_at IS NOT NULL "
@@ -66,8 +66,8 @@ def take_over_interrupted(node: str, now: datetime, limit: int,
     attempts: list[Attempt] = []
     expires = now + timedelta(seconds=lease_seconds)
     for row in rows:
-        result_pk, job_id, number, scheduled_at, owner, active = row[:6]
-        spec = store.job_spec(row[6:])
+        result_id, run_id, number, scheduled_at, owner, active = row[:6]
+        job = store.job_from_row(row[6:])
         retry = bool(active) and len(attempts) < limit
         if not retry and active:
             continue   # no free worker now: the next look takes it
@@ -75,19 +75,20 @@ def take_over_interrupted(node: str, now: datetime, limit: int,
         won = store.execute(
             "UPDATE jobs SET lease_owner = ?, lease_expires_at = ? WHERE id = ? AND "
             f"{owner_test} AND (lease_expires_at IS NULL OR lease_expires_at < ?)",
-            (node if retry else None, expires if retry else None, spec.pk,
+            (node if retry else None, expires if retry else None, job.id,
              *(() if owner is None else (owner,)), now)).rowcount
         if won != 1:
             continue
-        store.fail_attempts([result_pk], _node_died(owner, number + 1 if retry else None),
+        store.fail_attempts([result_id], _node_died(owner, number + 1 if retry else None),
                             now)
         if not retry:
             continue
         scheduled = store.as_datetime(scheduled_at) or now
-        [pk] = store.open_attempts([store.RunStart(spec, job_id, number + 1, scheduled)], now)
-        attempts.append(Attempt(spec, job_id, number + 1, scheduled, pk))
+        [result_id] = store.open_attempts(
+            [store.RunStart(job, run_id, number + 1, scheduled)], now)
+        attempts.append(Attempt(job, run_id, number + 1, scheduled, result_id))
         log.warning("job %s: node %s died during run %s; running it again as attempt %d",
-                    spec.pk, owner or "?", job_id, number + 1)
+                    job.id, owner or "?", run_id, number + 1)
     # A node that died between two attempts of a run (or right after claiming) left a
     # lease and nothing in flight: the job is simply free again.
     store.release_idle_leases(node, now)

@@ -255,7 +255,7 @@ class Engine:
                                                 self.lease_seconds)
                 starts += store.claim_due(self.node_id, now,
                                           free - len(attempts) - len(starts), self.lease_seconds)
-                pks = store.open_attempts(starts, now)
+                result_ids = store.open_attempts(starts, now)
         except Exception:  # undo what the pass took from memory, then let the loop log it
             self._requeue(taken)
             self._next_renew = self._next_recovery = 0.0   # rolled back: again next pass
@@ -263,12 +263,12 @@ class Engine:
                 self._record_one_by_one(records, now)
             raise
         self._after_recorded(records)
-        attempts += [runner.Attempt(start.spec, start.job_id, start.number,
-                                    start.scheduled_at, pk, start.manual)
-                     for start, pk in zip(starts, pks, strict=True)]
+        attempts += [runner.Attempt(start.job, start.run_id, start.number,
+                                    start.scheduled_at, result_id, start.manual)
+                     for start, result_id in zip(starts, result_ids, strict=True)]
         assert self.pool is not None
         for attempt in attempts:
-            self._running[attempt.result_pk] = attempt
+            self._running[attempt.result_id] = attempt
         self.pool.submit(attempts)
         RUNS_IN_FLIGHT.set(self.pool.busy)
         delay = self._sleep_time(now, mono)
@@ -295,8 +295,8 @@ class Engine:
 
     def _leased_jobs(self) -> set[int]:
         """The jobs whose leases this node holds: their runs are going or will retry."""
-        return {attempt.spec.pk for attempt in self._running.values()} | {
-            retry.spec.pk for _, _, retry in self._retries}
+        return {attempt.job.id for attempt in self._running.values()} | {
+            retry.job.id for _, _, retry in self._retries}
 
     def _take_finished(self) -> list[store.Finished]:
         records = []
@@ -325,7 +325,7 @@ class Engine:
                 with store.transaction():
                     store.finish_attempts([record], self.node_id, now)
             except Exception:  # one bad record must not keep the others unwritten
-                log.exception("recording the result %s failed", record.result_pk)
+                log.exception("recording the result %s failed", record.result_id)
         self._after_recorded(records)
 
     def _after_recorded(self, records: list[store.Finished]) -> None:
@@ -333,13 +333,13 @@ class Engine:
         failed ones."""
         succeeded = 0
         for record in records:
-            attempt = self._running.pop(record.result_pk)
+            attempt = self._running.pop(record.result_id)
             succeeded += record.success
             RUN_LATENESS.observe(max(0.0, (record.started_at
                                            - attempt.scheduled_at).total_seconds()))
             if not record.release:
-                retry = store.RunStart(attempt.spec, attempt.job_id, attempt.number + 1,
-                                       runner.retry_at(attempt.spec, record, attempt.number),
+                retry = store.RunStart(attempt.job, attempt.run_id, attempt.number + 1,
+                                       runner.retry_at(attempt.job, record, attempt.number),
                                        attempt.manual)
                 self._push_retry(retry)
         if succeeded:
@@ -368,9 +368,9 @@ class Engine:
             taken.append(retry)
             # A job deleted or paused meanwhile starts no new attempt (a run-now's
             # retries go on while paused, as the run-now itself did).
-            if not store.holds_lease(retry.spec.pk, self.node_id,
+            if not store.holds_lease(retry.job.id, self.node_id,
                                      active_only=not retry.manual):
-                store.release_lease(retry.spec.pk, self.node_id)
+                store.release_lease(retry.job.id, self.node_id)
                 continue
             starts.append(retry)
         return starts

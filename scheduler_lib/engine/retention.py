@@ -49,13 +49,13 @@ def prune_results(max_runs_per_job: int, max_age_days: int, now: datetime | None
     crowded = [row[0] for row in execute(
         "SELECT fetch_id FROM job_results GROUP BY fetch_id HAVING COUNT(*) > ?",
         (max_runs_per_job,)).fetchall()]
-    for fetch_id in crowded:
+    for job_id in crowded:
         if stop is not None and stop.is_set():
             break
         row = execute("SELECT id FROM job_results WHERE fetch_id = ? ORDER BY id DESC "
-                      "LIMIT 1 OFFSET ?", (fetch_id, max_runs_per_job - 1)).fetchone()
+                      "LIMIT 1 OFFSET ?", (job_id, max_runs_per_job - 1)).fetchone()
         if row is not None:
-            deleted += _delete_batches("fetch_id = ? AND id < ?", (fetch_id, row[0]), stop)
+            deleted += _delete_batches("fetch_id = ? AND id < ?", (job_id, row[0]), stop)
     return deleted
 
 

@@ -8,11 +8,17 @@ records of the attempts that finished, the claims of the pass and the records of
 attempts it starts commit together, in one short write, with a few statements
 whatever the number of runs (a batch is one statement, not one per run).
 
+The SQL names columns as the schema does (the wire names of API.md): ``jobs.job_id``
+and ``job_results.job_id`` hold run ids, ``job_results.fetch_id`` the job, and
+``jobs.execute_id`` its schedule. Python names say what they are: ``run_id`` for a
+run's id, ``job_id``/``job.id`` for a job's, ``result_id`` for a result's (see
+``models``).
+
 Claiming is a guarded write (``claim_due``): a node takes the due runs of a pass by
-advancing each job's ``next_run_at``, giving the job a new ``job_id`` for the run
-after, and taking the job's lease in one ``UPDATE … FROM (VALUES (id, <the job_id it
-read>, …), …) WHERE <job_id unchanged> AND <lease free> RETURNING id``; the returned
-ids say which jobs it won. The run itself carries the ``job_id`` the job showed
+advancing each job's ``next_run_at``, giving the job a new run id for the run
+after, and taking the job's lease in one ``UPDATE … FROM (VALUES (id, <the run id it
+read>, …), …) WHERE <run id unchanged> AND <lease free> RETURNING id``; the returned
+ids say which jobs it won. The run itself carries the run id the job showed
 until then, so a client that read it finds that run's results. While the lease is
 held (and renewed) nobody else claims the job, so a job never overlaps itself. A node
 that dies leaves its leases to expire after ``scheduler.lease_seconds``; then another
@@ -40,10 +46,9 @@ from ..notify.outbox import record_run_ends
 from .backend import backend
 
 __all__ = [
-    "JobSpec", "RunStart", "Finished", "SPEC_COLUMNS", "SPEC_WIDTH", "SPEC_FROM",
-    "interrupted_error",
-    "execute", "as_datetime", "job_spec", "transaction", "plan_run",
-    "claim_due", "claim_requested", "acquire_lease", "holds_lease", "job_exists", "load_spec",
+    "JobSpec", "RunStart", "Finished", "JOB_COLUMNS", "JOB_WIDTH", "JOB_FROM",
+    "interrupted_error", "execute", "as_datetime", "job_from_row", "transaction", "plan_run",
+    "claim_due", "claim_requested", "acquire_lease", "holds_lease", "job_exists", "load_job",
     "release_lease", "release_all", "release_idle_leases", "renew_leases", "take_over_leases",
     "open_attempts", "finish_attempts", "fail_attempts", "recover_interrupted",
     "reschedule_on_start", "earliest_due", "count_due",
@@ -65,7 +70,7 @@ def interrupted_error(who: str, then: str = "") -> str:
 @dataclass(frozen=True)
 class JobSpec:
     """What a run needs to know of its job, read when the run is claimed."""
-    pk: int
+    id: int
     name: str
     type: str
     endpoint: str
@@ -85,8 +90,8 @@ class JobSpec:
 @dataclass(frozen=True)
 class RunStart:
     """An attempt about to start, its lease held: a claimed run, a run-now, a retry."""
-    spec: JobSpec
-    job_id: str
+    job: JobSpec
+    run_id: str
     number: int              # the attempt number, 1 for a new run
     scheduled_at: datetime   # when this attempt was due
     manual: bool = False     # a run-now (it and its retries also run while paused)
@@ -95,8 +100,8 @@ class RunStart:
 @dataclass(frozen=True)
 class Finished:
     """The completed record of one attempt (see API.md section 9)."""
-    result_pk: int
-    job_pk: int
+    result_id: int
+    job_id: int
     status_code: int | None
     response: str | None
     response_headers: dict[str, str]
@@ -109,14 +114,14 @@ class Finished:
     release: bool          # the run ends with this attempt: give the job's lease back
 
 
-# What ``job_spec`` reads, from a query on ``SPEC_FROM`` (other columns may follow).
-SPEC_COLUMNS = ("j.id, j.name, j.type, j.endpoint, j.method, j.payload, h.headers, "
+# What ``job_from_row`` reads, from a query on ``JOB_FROM`` (other columns may follow).
+JOB_COLUMNS = ("j.id, j.name, j.type, j.endpoint, j.method, j.payload, h.headers, "
                 "j.timeout_seconds, j.max_attempts, j.retry_backoff_seconds, "
                 "j.expected_status, j.assertions, NOT EXISTS (SELECT 1 FROM job_members m "
                 "JOIN users u ON u.id = m.user_id WHERE m.fetch_id = j.id "
                 "AND m.role IN ('owner', 'editor') AND NOT u.is_superuser)")
-SPEC_WIDTH = 13   # columns of SPEC_COLUMNS: the columns after them start here
-SPEC_FROM = ("jobs j JOIN schedules s ON s.id = j.execute_id "
+JOB_WIDTH = 13   # columns of JOB_COLUMNS: the columns after them start here
+JOB_FROM = ("jobs j JOIN schedules s ON s.id = j.execute_id "
              "LEFT JOIN header_presets h ON h.id = j.header_id")
 _LEASE_FREE = "(j.lease_owner IS NULL OR j.lease_expires_at < ?)"
 
@@ -137,12 +142,12 @@ def as_datetime(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value))
 
 
-def job_spec(row: tuple[Any, ...]) -> JobSpec:
-    """The JobSpec of a row that starts with ``SPEC_COLUMNS``."""
+def job_from_row(row: tuple[Any, ...]) -> JobSpec:
+    """The JobSpec of a row that starts with ``JOB_COLUMNS``."""
     headers = row[6]
     expected = row[10]
     return JobSpec(
-        pk=row[0], name=row[1], type=row[2], endpoint=row[3], method=row[4], payload=row[5],
+        id=row[0], name=row[1], type=row[2], endpoint=row[3], method=row[4], payload=row[5],
         headers=json.loads(headers) if isinstance(headers, str) else dict(headers or {}),
         timeout_seconds=row[7], max_attempts=row[8], retry_backoff_seconds=row[9],
         expected_status=json.loads(expected) if isinstance(expected, str) else list(expected),
@@ -178,9 +183,9 @@ def claim_due(node: str, now: datetime, limit: int, lease_seconds: int) -> list[
     runs. Candidates are active jobs whose ``next_run_at`` has come and whose lease is
     free or expired; each one's next due time is computed here. Then one guarded
     UPDATE claims them all: for each job it advances ``next_run_at`` (NULL after a
-    one-shot), gives the job a new ``job_id`` for its next run (the run claimed keeps
+    one-shot), gives the job a new run id for its next run (the run claimed keeps
     the one the job showed) and takes the lease, on condition that the job
-    still has the ``job_id`` read and a free lease. Its ``RETURNING`` lists the jobs
+    still has the run id read and a free lease. Its ``RETURNING`` lists the jobs
     this node won; a job missing from it was taken by another node (or changed through
     the API) meanwhile and is skipped. Correct with several processes on one database.
     On PostgreSQL the candidates are read ``FOR UPDATE OF j SKIP LOCKED``: nodes
@@ -190,27 +195,27 @@ def claim_due(node: str, now: datetime, limit: int, lease_seconds: int) -> list[
     if limit <= 0:
         return []
     rows = execute(
-        f"SELECT {SPEC_COLUMNS}, j.job_id, j.next_run_at, s.type, s.value, s.cron, "
-        f"s.timezone, s.is_repeat FROM {SPEC_FROM} "
+        f"SELECT {JOB_COLUMNS}, j.job_id, j.next_run_at, s.type, s.value, s.cron, "
+        f"s.timezone, s.is_repeat FROM {JOB_FROM} "
         f"WHERE j.is_active AND j.next_run_at <= ? AND {_LEASE_FREE} "
         "ORDER BY j.next_run_at LIMIT ?" + backend().lock_candidates,
         (now, backend().lease_cutoff(now), limit)).fetchall()
     planned: dict[int, RunStart] = {}
     values: list[Any] = []
     for row in rows:
-        rest = row[SPEC_WIDTH:]
-        spec, old_job_id, due = job_spec(row), rest[0], as_datetime(rest[1])
+        rest = row[JOB_WIDTH:]
+        job, old_run_id, due = job_from_row(row), rest[0], as_datetime(rest[1]) or now
         try:
             scheduled, following = plan_run(rest[2], rest[3], rest[4], rest[5],
                                             bool(rest[6]), due, now)
         except (ValueError, KeyError, StopIteration) as exc:
             log.error("job %s: cannot compute its next run (%s); it stops until edited",
-                      spec.pk, exc)
+                      job.id, exc)
             execute("UPDATE jobs SET next_run_at = NULL WHERE id = ? AND job_id = ?",
-                     (spec.pk, old_job_id))
+                     (job.id, old_run_id))
             continue
-        planned[spec.pk] = RunStart(spec, old_job_id, 1, scheduled)
-        values += (spec.pk, old_job_id, following, str(uuid.uuid4()))
+        planned[job.id] = RunStart(job, old_run_id, 1, scheduled)
+        values += (job.id, old_run_id, following, str(uuid.uuid4()))
     if not planned:
         return []
     row_marks = f"(?, ?, {backend().typed('?', 'TIMESTAMP')}, ?)"
@@ -224,7 +229,7 @@ def claim_due(node: str, now: datetime, limit: int, lease_seconds: int) -> list[
         (*values, node, now + timedelta(seconds=lease_seconds), now,
          backend().lease_cutoff(now))).fetchall()
     winners = {row[0] for row in won}
-    return [claim for pk, claim in planned.items() if pk in winners]
+    return [claim for job_id, claim in planned.items() if job_id in winners]
 
 
 def claim_requested(node: str, now: datetime, limit: int, lease_seconds: int,
@@ -240,52 +245,52 @@ def claim_requested(node: str, now: datetime, limit: int, lease_seconds: int,
     if limit <= 0:
         return []
     rows = execute(
-        f"SELECT {SPEC_COLUMNS}, j.run_requested_id, j.run_requested_at FROM {SPEC_FROM} "
+        f"SELECT {JOB_COLUMNS}, j.run_requested_id, j.run_requested_at FROM {JOB_FROM} "
         f"WHERE j.run_requested_id IS NOT NULL AND {_LEASE_FREE} "
         "ORDER BY j.run_requested_at LIMIT ?" + backend().lock_candidates,
         (backend().lease_cutoff(now), limit)).fetchall()
     if not rows:
         return []
-    requested = {row[0]: RunStart(job_spec(row), row[SPEC_WIDTH], 1,
-                                  as_datetime(row[SPEC_WIDTH + 1]) or now, manual=True)
-                                  for row in rows}
+    requested = {row[0]: RunStart(job_from_row(row), row[JOB_WIDTH], 1,
+                                  as_datetime(row[JOB_WIDTH + 1]) or now, manual=True)
+                 for row in rows}
     won = execute(
         f"WITH v (id, run_id) AS (VALUES {', '.join(['(?, ?)'] * len(requested))}) "
         "UPDATE jobs SET run_requested_id = NULL, run_requested_at = NULL, lease_owner = ?, "
         "lease_expires_at = ? FROM v WHERE jobs.id = v.id AND jobs.run_requested_id = v.run_id "
         "AND (jobs.lease_owner IS NULL OR jobs.lease_expires_at < ?) RETURNING jobs.id",
-        (*[value for start in requested.values() for value in (start.spec.pk, start.job_id)],
+        (*[value for start in requested.values() for value in (start.job.id, start.run_id)],
          node, now + timedelta(seconds=lease_seconds), backend().lease_cutoff(now))).fetchall()
     return [requested[row[0]] for row in won]
 
 
-def acquire_lease(job_pk: int, node: str, now: datetime, lease_seconds: int,
+def acquire_lease(job_id: int, node: str, now: datetime, lease_seconds: int,
                   *, active_only: bool = False) -> JobSpec | None:
     """Take a job's lease outside its schedule (run now, a retry); None if not free."""
     won = execute(
         "UPDATE jobs SET lease_owner = ?, lease_expires_at = ? WHERE id = ? "
         "AND (lease_owner IS NULL OR lease_expires_at < ?)"
         + (" AND is_active" if active_only else ""),
-        (node, now + timedelta(seconds=lease_seconds), job_pk,
+        (node, now + timedelta(seconds=lease_seconds), job_id,
          backend().lease_cutoff(now))).rowcount
-    return load_spec(job_pk) if won == 1 else None
+    return load_job(job_id) if won == 1 else None
 
 
-def holds_lease(job_pk: int, node: str, *, active_only: bool) -> bool:
+def holds_lease(job_id: int, node: str, *, active_only: bool) -> bool:
     """Whether ``node`` still holds the job's lease (and the job still exists)."""
     row = execute("SELECT is_active FROM jobs WHERE id = ? AND lease_owner = ?",
-                   (job_pk, node)).fetchone()
+                   (job_id, node)).fetchone()
     return row is not None and (bool(row[0]) or not active_only)
 
 
-def job_exists(job_pk: int) -> bool:
-    return execute("SELECT 1 FROM jobs WHERE id = ?", (job_pk,)).fetchone() is not None
+def job_exists(job_id: int) -> bool:
+    return execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is not None
 
 
-def load_spec(job_pk: int) -> JobSpec | None:
-    row = execute(f"SELECT {SPEC_COLUMNS} FROM {SPEC_FROM} WHERE j.id = ?",
-                   (job_pk,)).fetchone()
-    return job_spec(row) if row else None
+def load_job(job_id: int) -> JobSpec | None:
+    row = execute(f"SELECT {JOB_COLUMNS} FROM {JOB_FROM} WHERE j.id = ?",
+                   (job_id,)).fetchone()
+    return job_from_row(row) if row else None
 
 
 def _release(condition: str, params: Iterable[Any] = ()) -> int:
@@ -295,8 +300,8 @@ def _release(condition: str, params: Iterable[Any] = ()) -> int:
                    f"WHERE {condition}", params).rowcount
 
 
-def release_lease(job_pk: int, node: str) -> None:
-    _release("id = ? AND lease_owner = ?", (job_pk, node))
+def release_lease(job_id: int, node: str) -> None:
+    _release("id = ? AND lease_owner = ?", (job_id, node))
 
 
 def release_all(node: str) -> int:
@@ -314,17 +319,17 @@ def release_idle_leases(node: str, now: datetime) -> int:
 
 
 def renew_leases(node: str, now: datetime, lease_seconds: int,
-                 job_pks: Iterable[int] | None = None) -> None:
-    """Extend the leases ``node`` holds (its runs are still going): those of ``job_pks``
+                 job_ids: Iterable[int] | None = None) -> None:
+    """Extend the leases ``node`` holds (its runs are still going): those of ``job_ids``
     (looked up by primary key: cheap whatever the number of jobs), or every one."""
     expires = now + timedelta(seconds=lease_seconds)
-    if job_pks is None:
+    if job_ids is None:
         execute("UPDATE jobs SET lease_expires_at = ? WHERE lease_owner = ?", (expires, node))
         return
-    pks = list(job_pks)
-    if pks:
+    ids = list(job_ids)
+    if ids:
         execute(f"UPDATE jobs SET lease_expires_at = ? WHERE lease_owner = ? AND id IN "
-                f"({', '.join('?' * len(pks))})", (expires, node, *pks))
+                f"({', '.join('?' * len(ids))})", (expires, node, *ids))
 
 
 def open_attempts(starts: list[RunStart], now: datetime) -> list[int]:
@@ -334,8 +339,8 @@ def open_attempts(starts: list[RunStart], now: datetime) -> list[int]:
         return []
     values: list[Any] = []
     for start in starts:
-        spec, job_id = start.spec, start.job_id
-        values += (spec.pk, job_id, f"{spec.name} [{spec.pk}-{job_id}]", start.number,
+        job, run_id = start.job, start.run_id
+        values += (job.id, run_id, f"{job.name} [{job.id}-{run_id}]", start.number,
                    start.scheduled_at, now, now, now)
     marks = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, '{}', FALSE, FALSE)"] * len(starts))
     rows = execute(
@@ -343,8 +348,8 @@ def open_attempts(starts: list[RunStart], now: datetime) -> list[int]:
         "started_at, created_at, updated_at, response_headers, response_truncated, "
         f"success) VALUES {marks} RETURNING id, job_id, attempt", values).fetchall()
     # RETURNING promises no order: match the rows by run and attempt.
-    ids = {(job_id, attempt): pk for pk, job_id, attempt in rows}
-    return [ids[(start.job_id, start.number)] for start in starts]
+    ids = {(run_id, attempt): result_id for result_id, run_id, attempt in rows}
+    return [ids[(start.run_id, start.number)] for start in starts]
 
 
 def finish_attempts(records: list[Finished], node: str, now: datetime) -> None:
@@ -359,20 +364,20 @@ def finish_attempts(records: list[Finished], node: str, now: datetime) -> None:
     if not records:
         return
     backend().write_finished(records, now)
-    ended = [r.job_pk for r in records if r.release]
+    ended = [r.job_id for r in records if r.release]
     if ended:
         _release(f"id IN ({', '.join('?' * len(ended))}) AND lease_owner = ?", (*ended, node))
     record_run_ends(records, now)
 
 
-def fail_attempts(result_pks: list[int], error: str, now: datetime) -> int:
+def fail_attempts(result_ids: list[int], error: str, now: datetime) -> int:
     """Mark attempts that will not finish as failed with ``error``."""
-    if not result_pks:
+    if not result_ids:
         return 0
-    marks = ", ".join("?" * len(result_pks))
+    marks = ", ".join("?" * len(result_ids))
     return execute(
         f"UPDATE job_results SET success = FALSE, error = ?, finished_at = ?, updated_at = ? "
-        f"WHERE id IN ({marks}) AND finished_at IS NULL", (error, now, now, *result_pks)
+        f"WHERE id IN ({marks}) AND finished_at IS NULL", (error, now, now, *result_ids)
     ).rowcount
 
 
@@ -406,8 +411,9 @@ def reschedule_on_start(now: datetime, misfire: str, grace: timedelta) -> int:
         "s.is_repeat FROM jobs j JOIN schedules s ON s.id = j.execute_id WHERE j.is_active "
         "AND ((j.next_run_at IS NULL AND (s.is_repeat OR j.last_run_at IS NULL)) "
         "OR j.next_run_at < ?)", (now - grace,)).fetchall()
-    for pk, job_id, due, kind, value, cron, zone, is_repeat in rows:
-        due = as_datetime(due)
+    for job_id, run_id, due_value, kind, value, cron, zone, is_repeat in rows:
+        due = as_datetime(due_value)
+        following: datetime | None
         try:
             if due is None:
                 following = timing.first_due(kind, value, cron, zone, now)
@@ -416,11 +422,11 @@ def reschedule_on_start(now: datetime, misfire: str, grace: timedelta) -> int:
             else:
                 continue
         except (ValueError, KeyError, StopIteration) as exc:
-            log.error("job %s: cannot compute its next run (%s)", pk, exc)
+            log.error("job %s: cannot compute its next run (%s)", job_id, exc)
             continue
-        # The job keeps its job_id: the run it names is the one now due at ``following``.
+        # The job keeps its run id: the run it names is the one now due at ``following``.
         changed += execute("UPDATE jobs SET next_run_at = ? WHERE id = ? AND job_id = ?",
-                           (following, pk, job_id)).rowcount
+                           (following, job_id, run_id)).rowcount
     return changed
 
 
@@ -431,7 +437,7 @@ def earliest_due() -> datetime | None:
         "SELECT (SELECT MIN(next_run_at) FROM jobs WHERE is_active AND next_run_at IS NOT "
         "NULL AND lease_owner IS NULL), (SELECT MIN(run_requested_at) FROM jobs WHERE "
         "run_requested_id IS NOT NULL AND lease_owner IS NULL)").fetchone()
-    times = [as_datetime(value) for value in row or () if value is not None]
+    times = [time for time in map(as_datetime, row or ()) if time is not None]
     return min(times) if times else None
 
 

@@ -45,10 +45,15 @@ deliveries_added = threading.Event()
 
 class EndedAttempt(Protocol):
     """What the outbox reads of a finished attempt (``engine.store.Finished``)."""
-    result_pk: int
-    job_pk: int
-    success: bool
-    release: bool
+
+    @property
+    def result_id(self) -> int: ...
+    @property
+    def job_id(self) -> int: ...
+    @property
+    def success(self) -> bool: ...
+    @property
+    def release(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,7 @@ def record_run_ends(records: Sequence[EndedAttempt], now: datetime) -> int:
     """Update the streaks of the runs that ended in ``records`` and write the deliveries
     of their events; call inside the transaction that records them. Returns how many
     deliveries were written."""
-    ended = {record.job_pk: record for record in records if record.release}
+    ended = {record.job_id: record for record in records if record.release}
     if not ended:
         return 0
     rows = execute(
@@ -109,14 +114,14 @@ def record_run_ends(records: Sequence[EndedAttempt], now: datetime) -> int:
         list(ended)).fetchall()
     changed: list[tuple[Any, ...]] = []
     fired: dict[int, tuple[str, ...]] = {}
-    for pk, failures, alerted, alert_after, pause_after, active, subscribed in rows:
-        streak = next_streak(failures, bool(alerted), ended[pk].success, alert_after,
+    for job_id, failures, alerted, alert_after, pause_after, active, subscribed in rows:
+        streak = next_streak(failures, bool(alerted), ended[job_id].success, alert_after,
                              pause_after, bool(active))
         if (streak.failures, streak.alerted) != (failures, bool(alerted)) or streak.pause:
             changed.append((streak.failures, streak.alerted, streak.pause, streak.pause,
-                            streak.pause, now, pk))
+                            streak.pause, now, job_id))
         if subscribed:
-            fired[pk] = streak.events
+            fired[job_id] = streak.events
     if changed:
         cursor = database.cursor()
         cursor.executemany(
@@ -126,24 +131,25 @@ def record_run_ends(records: Sequence[EndedAttempt], now: datetime) -> int:
             "updated_at = CASE WHEN ? THEN ? ELSE updated_at END "
             "WHERE id = ?".replace("?", database.param), changed)
         # Recorded in this same transaction: a pause never commits without its entry.
-        for pk in (row[-1] for row in changed if row[2]):
-            audit.record_system("job.pause", resource="job", resource_id=pk, fetch_id=pk,
+        for job_id in (row[-1] for row in changed if row[2]):
+            audit.record_system("job.pause", resource="job", resource_id=job_id, job_id=job_id,
                                 changed=("is_active",))
-    return _write_deliveries(fired, {pk: record.result_pk for pk, record in ended.items()}, now)
+    results = {job_id: record.result_id for job_id, record in ended.items()}
+    return _write_deliveries(fired, results, now)
 
 
 def _write_deliveries(fired: dict[int, tuple[str, ...]], results: dict[int, int],
                       now: datetime) -> int:
     """One pending delivery per (event, subscribed channel) of the jobs in ``fired``."""
-    jobs = [pk for pk, events in fired.items() if events]
+    jobs = [job_id for job_id, events in fired.items() if events]
     if not jobs:
         return 0
     wanted: list[tuple[int, int, str]] = []   # (job, channel, event)
-    for fetch_id, channel_id, events in execute(
+    for job_id, channel_id, events in execute(
             "SELECT fetch_id, channel_id, events FROM notify_subscriptions "
             f"WHERE fetch_id IN ({_marks(len(jobs))}) ORDER BY id", jobs).fetchall():
         subscribed = set(json.loads(events))
-        wanted += [(fetch_id, channel_id, event) for event in fired[fetch_id]
+        wanted += [(job_id, channel_id, event) for event in fired[job_id]
                    if event in subscribed]
     if not wanted:
         return 0
@@ -158,16 +164,16 @@ def _facts(jobs: set[int], results: dict[int, int], now: datetime) -> dict[int, 
     job_rows = execute(
         "SELECT id, name, type, method, endpoint, consecutive_failures FROM jobs "
         f"WHERE id IN ({_marks(len(jobs))})", sorted(jobs)).fetchall()
-    result_ids = [results[pk] for pk in sorted(jobs)]
+    result_ids = [results[job_id] for job_id in sorted(jobs)]
     runs = {row[0]: row for row in execute(
         "SELECT id, job_id, attempt, status_code, success, error, scheduled_at, started_at, "
         f"finished_at, duration_ms FROM job_results WHERE id IN ({_marks(len(result_ids))})",
         result_ids).fetchall()}
-    for pk, name, kind, method, endpoint, failures in job_rows:
-        job = job_facts({"id": pk, "name": name, "type": kind, "method": method,
+    for job_id, name, kind, method, endpoint, failures in job_rows:
+        job = job_facts({"id": job_id, "name": name, "type": kind, "method": method,
                          "endpoint": endpoint, "consecutive_failures": failures})
-        run = runs.get(results[pk])
-        facts[pk] = {"occurred_at": iso(now), "job": job, "run": None if run is None else
+        run = runs.get(results[job_id])
+        facts[job_id] = {"occurred_at": iso(now), "job": job, "run": None if run is None else
                      run_facts({"result_id": run[0], "job_id": run[1], "attempt": run[2],
                                 "status_code": run[3], "success": bool(run[4]),
                                 "error": run[5], "scheduled_at": iso(as_datetime(run[6])),
@@ -181,7 +187,7 @@ def _facts(jobs: set[int], results: dict[int, int], now: datetime) -> dict[int, 
 class NewDelivery:
     """A delivery about to be written."""
     channel_id: int
-    fetch_id: int | None
+    job_id: int | None
     event: str
     facts: dict[str, Any]
     delivery_id: str = field(default_factory=lambda: str(uuid.uuid4()))
@@ -199,7 +205,7 @@ def insert_deliveries(items: Sequence[NewDelivery], now: datetime, *, status: st
         "INSERT INTO notify_deliveries (delivery_id, channel_id, fetch_id, event, facts, "
         "status, attempts, error, next_attempt_at, created_at, sent_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)".replace("?", database.param),
-        [(item.delivery_id, item.channel_id, item.fetch_id, item.event,
+        [(item.delivery_id, item.channel_id, item.job_id, item.event,
           json.dumps(item.facts, separators=(",", ":")), status, attempts, error, next_at,
           now, sent_at) for item in items])
     if status == "pending":

@@ -186,7 +186,7 @@ class Sender:
                      (attempts + 1, now, delivery_pk, self.node_id))
         DELIVERIES.labels(kind, "sent").inc()
         DELIVERY_LATENCY.labels(kind).observe(
-            max(0.0, (now - as_datetime(created_at)).total_seconds()))
+            max(0.0, (now - (as_datetime(created_at) or now)).total_seconds()))
 
     def _transport(self, kind: str) -> Transport:
         with self._lock:

@@ -14,12 +14,12 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from ..errors import ApiError, Forbidden, NotFound
-from ..models import BaseModel, Job, JobMember, User
+from ..models import Channel, HeaderPreset, Job, JobMember, Schedule, User
 
 __all__ = ["ROLES", "READ", "WRITE", "OWNER", "NOT_MEMBER", "SYSTEM", "Caller", "role_of",
            "require", "check_all_flag", "check_owned", "owned_row"]
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
+ModelT = TypeVar("ModelT", Schedule, HeaderPreset, Channel)
 
 ROLES = ("owner", "editor", "viewer")
 READ = ROLES
@@ -42,20 +42,20 @@ Caller = User | SystemCaller
 
 def role_of(user: User, job: Job | int) -> str | None:
     """``user``'s role in ``job`` (a Job or its id), or None for a non-member."""
-    fetch_id = job if isinstance(job, int) else job.id
+    job_id = job if isinstance(job, int) else job.id
     row = (JobMember.select(JobMember.role)
-           .where(JobMember.fetch == fetch_id, JobMember.user == user.id).first())
+           .where(JobMember.job == job_id, JobMember.user == user.id).first())
     return row.role if row is not None else None
 
 
-def require(user: Caller, fetch_id: int, allowed_roles: tuple[str, ...]) -> Job:
-    """The job ``fetch_id`` if ``user`` may act on it with one of ``allowed_roles``.
+def require(user: Caller, job_id: int, allowed_roles: tuple[str, ...]) -> Job:
+    """The job ``job_id`` if ``user`` may act on it with one of ``allowed_roles``.
 
     404 when it does not exist, 403 for a non-member or a role not allowed.
     """
-    job = Job.get_or_none(Job.id == fetch_id)
+    job = Job.get_or_none(Job.id == job_id)
     if job is None:
-        raise NotFound(f"Fetch Api with id {fetch_id} not found")
+        raise NotFound(f"Fetch Api with id {job_id} not found")
     if isinstance(user, SystemCaller) or user.is_superuser:
         return job
     role = role_of(user, job)

@@ -50,7 +50,7 @@ class AuditEntry(BaseModel):
     action = peewee.CharField()
     resource = peewee.CharField(null=True)
     resource_id = peewee.BigIntegerField(null=True)
-    fetch_id = peewee.BigIntegerField(null=True)
+    job_id = peewee.BigIntegerField(column_name="fetch_id", null=True)   # the job concerned
     changed = JSONField()
     remote_addr = peewee.CharField(null=True)
     request_id = peewee.CharField(null=True)
@@ -63,7 +63,7 @@ class AuditEntry(BaseModel):
             "id": self.id, "at": iso(self.at), "user_id": self.user_id,
             "username": self.username, "via": self.via, "api_key_id": self.api_key_id,
             "action": self.action, "resource": self.resource,
-            "resource_id": self.resource_id, "fetch_id": self.fetch_id,
+            "resource_id": self.resource_id, "fetch_id": self.job_id,
             "changed": self.changed, "remote_addr": self.remote_addr,
             "request_id": self.request_id,
         }
@@ -97,23 +97,23 @@ def cli_actor() -> Actor:
 
 
 def record(actor: Actor, action: str, *, resource: str | None = None,
-           resource_id: int | None = None, fetch_id: int | None = None,
+           resource_id: int | None = None, job_id: int | None = None,
            changed: Iterable[str] = ()) -> AuditEntry:
     """Write one entry in the current transaction (call it inside the change's own)."""
     return AuditEntry.create(
         at=utcnow(), user_id=actor.user_id, username=actor.username, via=actor.via,
         api_key_id=actor.api_key_id, action=action, resource=resource,
-        resource_id=resource_id, fetch_id=fetch_id, changed=sorted(changed),
+        resource_id=resource_id, job_id=job_id, changed=sorted(changed),
         remote_addr=(actor.remote_addr or "")[:_MAX_ADDR_LENGTH] or None,
         request_id=actor.request_id)
 
 
 def record_system(action: str, *, resource: str | None = None, resource_id: int | None = None,
-                  fetch_id: int | None = None, changed: Iterable[str] = ()) -> AuditEntry:
+                  job_id: int | None = None, changed: Iterable[str] = ()) -> AuditEntry:
     """An entry for a change the engine made (e.g. ``job.pause`` by
     ``pause_after_failures``), written inside the engine's open transaction."""
     return record(_SYSTEM, action, resource=resource, resource_id=resource_id,
-                  fetch_id=fetch_id, changed=changed)
+                  job_id=job_id, changed=changed)
 
 
 def changed_fields(body: Mapping[str, Any], before: Mapping[str, Any],
@@ -142,11 +142,13 @@ def list_entries(caller: Caller, query: Mapping[str, Any]) -> tuple[list[AuditEn
     actions."""
     rows = AuditEntry.select()
     if isinstance(caller, User) and not caller.is_superuser:
-        member_of = JobMember.select(JobMember.fetch_id).where(JobMember.user == caller.id)
-        rows = rows.where(AuditEntry.fetch_id.in_(member_of) | (AuditEntry.user_id == caller.id))
-    for name in ("user_id", "fetch_id", "action"):
+        member_of = JobMember.select(JobMember.job).where(JobMember.user == caller.id)
+        rows = rows.where(AuditEntry.job_id.in_(member_of) | (AuditEntry.user_id == caller.id))
+    # Query parameters (wire names) and the columns they filter.
+    for name, field in (("user_id", AuditEntry.user_id), ("fetch_id", AuditEntry.job_id),
+                        ("action", AuditEntry.action)):
         if query.get(name) is not None:
-            rows = rows.where(getattr(AuditEntry, name) == query[name])
+            rows = rows.where(field == query[name])
     if query.get("since") is not None:
         rows = rows.where(AuditEntry.at >= parse_since(query["since"]))
     total = rows.count()

@@ -103,6 +103,7 @@ def update_preset(user: User, preset_id: int, changes: dict[str, Any]) -> Header
 def delete_preset(ctx: AppContext, user: User, preset_id: int) -> None:
     with database.atomic():
         preset = get_preset(user, preset_id)
-        Job.update(header=None, updated_at=utcnow()).where(Job.header == preset.id).execute()
+        (Job.update(header_preset=None, updated_at=utcnow())
+         .where(Job.header_preset == preset.id).execute())
         preset.delete_instance()
     ctx.jobs_changed()

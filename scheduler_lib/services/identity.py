@@ -61,7 +61,7 @@ def _user_and_revoked(user_id: int, jti: str) -> tuple[User | None, bool]:
     user = User(__no_default__=1, **{name: value if convert is None else convert(value)
                                      for (name, convert), value in zip(_USER_CONVERTERS, row,
                                                                        strict=False)})
-    user._dirty.clear()  # as peewee leaves a row it read
+    user._dirty.clear()  # type: ignore[attr-defined]  # as peewee leaves a row it read (not in its stubs)
     return user, bool(row[-1])
 
 

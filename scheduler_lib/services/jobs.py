@@ -1,10 +1,11 @@
 """Jobs ("fetch"): what to call, on which schedule, with which headers.
 
 Each time a run is scheduled (on create, and when a PATCH changes ``execute_id``
-or ``is_active``, or the schedule itself changes) the job gets a fresh ``job_id``
-and ``next_run_at`` from now; inactive jobs have ``next_run_at`` null. Writes only
-touch the columns they change, so they never overwrite what the engine records
-(``next_run_at`` after a run, ``last_run_at``, ``last_status``) with a stale value.
+or ``is_active``, or the schedule itself changes) the job gets a fresh ``run_id``
+(``job_id`` on the wire) and ``next_run_at`` from now; inactive jobs have
+``next_run_at`` null. Writes only touch the columns they change, so they never
+overwrite what the engine records (``next_run_at`` after a run, ``last_run_at``,
+``last_status``) with a stale value. Python names vs wire names: ``models``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import peewee
@@ -97,14 +99,15 @@ def list_jobs(user: User, query: dict[str, Any]) -> tuple[list[dict[str, Any]], 
     """A page of the jobs ``user`` may list, as their JSON shapes, and their total."""
     rows = Job.select().order_by(Job.id)
     if not access.check_all_flag(user, query):
-        member_of = JobMember.select(JobMember.fetch_id).where(JobMember.user == user.id)
+        member_of = JobMember.select(JobMember.job).where(JobMember.user == user.id)
         rows = rows.where(Job.id.in_(member_of))
     return jobs_json(rows.limit(query["limit"]).offset(query["offset"])), rows.count()
 
 
-def jobs_json(query: peewee.ModelSelect) -> list[dict[str, Any]]:
+def jobs_json(query: peewee.ModelSelect[Job]) -> list[dict[str, Any]]:
     """The JSON shapes of the jobs ``query`` selects (with one query for ``running``)."""
-    rows = list(query.dicts())
+    # peewee's stubs type ``.dicts()`` rows as models.
+    rows = list(cast(Iterable[dict[str, Any]], query.dicts()))
     running = running_jobs([row["id"] for row in rows])
     return [job_json(row, running=row["id"] in running) for row in rows]
 
@@ -125,10 +128,10 @@ def _check_job_limit(ctx: AppContext, user: User) -> None:
 
 def _check_preset_owner(user: User, job: Job) -> None:
     """403 unless ``user`` may send the job's preset headers to a new destination."""
-    if job.header_id is None or user.is_superuser:
+    if job.header_preset_id is None or user.is_superuser:
         return
     owner = (HeaderPreset.select(HeaderPreset.user)
-             .where(HeaderPreset.id == job.header_id).scalar())
+             .where(HeaderPreset.id == job.header_preset_id).scalar())
     if owner is not None and owner != user.id:
         raise Forbidden(PRESET_OWNER_RULE)
 
@@ -144,7 +147,7 @@ def create_job(ctx: AppContext, user: User, body: dict[str, Any], *,
         name=body["name"], type=kind, endpoint=_check_endpoint(kind, body["endpoint"]),
         method=_check_method(body.get("method", "get")), topic=body.get("topic"),
         payload=payload_text(body.get("payload")), description=body.get("description", ""),
-        is_active=body.get("is_active", True), job_id=str(uuid.uuid4()),
+        is_active=body.get("is_active", True), run_id=str(uuid.uuid4()),
         timeout_seconds=body.get("timeout_seconds", 10), max_attempts=body.get("max_attempts", 1),
         retry_backoff_seconds=body.get("retry_backoff_seconds", 5),
         expected_status=check_expected_status(body.get("expected_status", ["2xx"])),
@@ -156,12 +159,12 @@ def create_job(ctx: AppContext, user: User, body: dict[str, Any], *,
         with database.atomic():
             _check_job_limit(ctx, user)
             schedule = usable_schedule(caller, body["execute_id"])
-            job.execute = schedule.id
+            job.schedule_id = schedule.id
             if body.get("header_id") is not None:
-                job.header = usable_preset(caller, body["header_id"]).id
+                job.header_preset_id = usable_preset(caller, body["header_id"]).id
             plan_next_run(job, schedule, now)
             job.save(force_insert=True)
-            JobMember.create(fetch=job.id, user=user.id, role="owner", created_at=now)
+            JobMember.create(job=job.id, user=user.id, role="owner", created_at=now)
     except peewee.IntegrityError:
         # The schedule or preset was deleted between the check and the insert.
         raise BadRequest("Execute ID or Header ID no longer exists") from None
@@ -169,31 +172,31 @@ def create_job(ctx: AppContext, user: User, body: dict[str, Any], *,
     return job
 
 
-def get_job(user: User, fetch_id: int) -> Job:
-    return access.require(user, fetch_id, access.READ)
+def get_job(user: User, job_id: int) -> Job:
+    return access.require(user, job_id, access.READ)
 
 
 def get_job_by_run_id(user: User, run_id: str) -> Job:
     """The job a run belongs to (members only): the job whose next run ``run_id`` names,
     whose run-now request waiting to start carries it, or one of whose results does."""
-    job = Job.get_or_none((Job.job_id == run_id) | (Job.run_requested_id == run_id))
-    if job is None:
-        result = JobResult.select(JobResult.fetch).where(JobResult.job_id == run_id).first()
-        if result is None:
-            raise NotFound(f"No job with job_id {run_id}")
-        job = result.fetch
-    return access.require(user, job.id, access.READ)
+    job = Job.get_or_none((Job.run_id == run_id) | (Job.run_requested_id == run_id))
+    if job is not None:
+        return access.require(user, job.id, access.READ)
+    result = JobResult.select(JobResult.job).where(JobResult.run_id == run_id).first()
+    if result is None:
+        raise NotFound(f"No job with job_id {run_id}")
+    return access.require(user, result.job_id, access.READ)
 
 
-def request_run(ctx: AppContext, user: User, fetch_id: int) -> str:
-    """Ask for a run of the job now, off schedule; returns the run's ``job_id``.
+def request_run(ctx: AppContext, user: User, job_id: int) -> str:
+    """Ask for a run of the job now, off schedule; returns the run's id.
 
     The request is kept on the job (``run_requested_id``) until an engine, on any node,
     starts it. At most one waits per job: another while one waits is a Conflict.
     """
     run_id = str(uuid.uuid4())
     with database.atomic():
-        job = access.require(user, fetch_id, access.WRITE)
+        job = access.require(user, job_id, access.WRITE)
         if ctx.engine is None:
             raise ServiceUnavailable("The scheduler is not running on this node")
         queued = (Job.update(run_requested_id=run_id, run_requested_at=utcnow())
@@ -204,11 +207,11 @@ def request_run(ctx: AppContext, user: User, fetch_id: int) -> str:
     return run_id
 
 
-def update_job(ctx: AppContext, user: User, fetch_id: int, changes: dict[str, Any]) -> Job:
+def update_job(ctx: AppContext, user: User, job_id: int, changes: dict[str, Any]) -> Job:
     now = utcnow()
     try:
         with database.atomic():
-            job = access.require(user, fetch_id, access.WRITE)
+            job = access.require(user, job_id, access.WRITE)
             changed: list[peewee.Field] = [Job.updated_at]
             reschedule = False
             before = {name: getattr(job, name) for name in _DESTINATION}
@@ -235,14 +238,15 @@ def update_job(ctx: AppContext, user: User, fetch_id: int, changes: dict[str, An
                     assign(getattr(Job, name), changes[name])
             # Only a *changed* schedule or preset must be one the caller may use, so an
             # editor can update a job that keeps its owner's schedule.
-            if "execute_id" in changes and changes["execute_id"] != job.execute_id:
-                job.execute = usable_schedule(user, changes["execute_id"]).id
-                changed.append(Job.execute)
+            if "execute_id" in changes and changes["execute_id"] != job.schedule_id:
+                job.schedule_id = usable_schedule(user, changes["execute_id"]).id
+                changed.append(Job.schedule)
                 reschedule = True
-            if "header_id" in changes and changes["header_id"] != job.header_id:
-                header_id = changes["header_id"]
-                job.header = None if header_id is None else usable_preset(user, header_id).id
-                changed.append(Job.header)
+            if "header_id" in changes and changes["header_id"] != job.header_preset_id:
+                preset_id = changes["header_id"]
+                job.header_preset_id = (None if preset_id is None
+                                        else usable_preset(user, preset_id).id)
+                changed.append(Job.header_preset)
             # Checked against the preset the job has after this PATCH, so that an editor
             # may detach the owner's preset (or pick their own) and move the job at once.
             if any(getattr(job, name) != before[name] for name in _DESTINATION):
@@ -251,8 +255,8 @@ def update_job(ctx: AppContext, user: User, fetch_id: int, changes: dict[str, An
                 assign(Job.is_active, changes["is_active"])
                 reschedule = True
             if reschedule:
-                plan_next_run(job, Schedule.get_by_id(job.execute_id), now)
-                changed += [Job.job_id, Job.next_run_at]
+                plan_next_run(job, Schedule.get_by_id(job.schedule_id), now)
+                changed += [Job.run_id, Job.next_run_at]
             job.updated_at = now
             job.save(only=changed)
     except peewee.IntegrityError:
@@ -261,11 +265,11 @@ def update_job(ctx: AppContext, user: User, fetch_id: int, changes: dict[str, An
     return job
 
 
-def delete_job(ctx: AppContext, user: User, fetch_id: int) -> None:
+def delete_job(ctx: AppContext, user: User, job_id: int) -> None:
     """Delete the job with its results and members (owners and superusers)."""
     with database.atomic():
-        job = access.require(user, fetch_id, access.OWNER)
-        JobResult.delete().where(JobResult.fetch == job.id).execute()
-        JobMember.delete().where(JobMember.fetch == job.id).execute()
+        job = access.require(user, job_id, access.OWNER)
+        JobResult.delete().where(JobResult.job == job.id).execute()
+        JobMember.delete().where(JobMember.job == job.id).execute()
         job.delete_instance()
     ctx.jobs_changed()

@@ -16,8 +16,8 @@ __all__ = ["list_members", "add_member", "get_member", "update_member", "remove_
 _LAST_OWNER = "A project must keep at least one owner: add another owner first"
 
 
-def _member(fetch_id: int, user_id: int) -> JobMember:
-    member = JobMember.get_or_none(JobMember.fetch == fetch_id, JobMember.user == user_id)
+def _member(job_id: int, user_id: int) -> JobMember:
+    member = JobMember.get_or_none(JobMember.job == job_id, JobMember.user == user_id)
     if member is None:
         raise NotFound(f"User with id {user_id} is not a member of this project")
     return member
@@ -26,15 +26,15 @@ def _member(fetch_id: int, user_id: int) -> JobMember:
 def _is_last_owner(member: JobMember) -> bool:
     if member.role != "owner":
         return False
-    owners = JobMember.select().where(JobMember.fetch == member.fetch_id,
+    owners = JobMember.select().where(JobMember.job == member.job_id,
                                       JobMember.role == "owner").count()
     return owners <= 1
 
 
-def list_members(user: User, fetch_id: int, limit: int, offset: int
+def list_members(user: User, job_id: int, limit: int, offset: int
                  ) -> tuple[list[JobMember], int]:
-    job = access.require(user, fetch_id, access.READ)
-    rows = (JobMember.select(JobMember, User).join(User).where(JobMember.fetch == job.id)
+    job = access.require(user, job_id, access.READ)
+    rows = (JobMember.select(JobMember, User).join(User).where(JobMember.job == job.id)
             .order_by(JobMember.created_at, JobMember.user))
     return list(rows.limit(limit).offset(offset)), rows.count()
 
@@ -51,42 +51,42 @@ def _named_user(user_id: int | None, username: str | None) -> User:
     return found
 
 
-def add_member(user: User, fetch_id: int, role: str, *, user_id: int | None = None,
+def add_member(user: User, job_id: int, role: str, *, user_id: int | None = None,
                username: str | None = None) -> JobMember:
     """Give a user (by id, or by username or e-mail) a role in the job (owners)."""
     try:
         with exclusive():
-            job = access.require(user, fetch_id, access.OWNER)
+            job = access.require(user, job_id, access.OWNER)
             user_id = _named_user(user_id, username).id
-            if JobMember.get_or_none(JobMember.fetch == job.id, JobMember.user == user_id):
+            if JobMember.get_or_none(JobMember.job == job.id, JobMember.user == user_id):
                 raise Conflict(f"User with id {user_id} is already a member of this project")
-            return JobMember.create(fetch=job.id, user=user_id, role=role, created_at=utcnow())
+            return JobMember.create(job=job.id, user=user_id, role=role, created_at=utcnow())
     except peewee.IntegrityError:
         raise Conflict(f"User with id {user_id} is already a member of this project") from None
 
 
-def get_member(user: User, fetch_id: int, user_id: int) -> JobMember:
-    job = access.require(user, fetch_id, access.READ)
+def get_member(user: User, job_id: int, user_id: int) -> JobMember:
+    job = access.require(user, job_id, access.READ)
     return _member(job.id, user_id)
 
 
-def update_member(user: User, fetch_id: int, user_id: int, role: str) -> JobMember:
+def update_member(user: User, job_id: int, user_id: int, role: str) -> JobMember:
     with exclusive():
-        job = access.require(user, fetch_id, access.OWNER)
+        job = access.require(user, job_id, access.OWNER)
         member = _member(job.id, user_id)
         if role != "owner" and _is_last_owner(member):
             raise BadRequest(_LAST_OWNER)
         if member.role != role:
-            JobMember.update(role=role).where(JobMember.fetch == job.id,
+            JobMember.update(role=role).where(JobMember.job == job.id,
                                               JobMember.user == user_id).execute()
             member.role = role
     return member
 
 
-def remove_member(user: User, fetch_id: int, user_id: int) -> None:
+def remove_member(user: User, job_id: int, user_id: int) -> None:
     with exclusive():
-        job = access.require(user, fetch_id, access.OWNER)
+        job = access.require(user, job_id, access.OWNER)
         member = _member(job.id, user_id)
         if _is_last_owner(member):
             raise BadRequest(_LAST_OWNER)
-        JobMember.delete().where(JobMember.fetch == job.id, JobMember.user == user_id).execute()
+        JobMember.delete().where(JobMember.job == job.id, JobMember.user == user_id).execute()

@@ -151,22 +151,22 @@ def _usable_channel(user: User, channel_id: int) -> Channel:
     return channel
 
 
-def list_subscriptions(user: User, fetch_id: int,
+def list_subscriptions(user: User, job_id: int,
                        query: dict[str, Any]) -> tuple[list[Subscription], int]:
-    access.require(user, fetch_id, access.READ)
-    rows = Subscription.select().where(Subscription.fetch == fetch_id).order_by(Subscription.id)
+    access.require(user, job_id, access.READ)
+    rows = Subscription.select().where(Subscription.job == job_id).order_by(Subscription.id)
     return list(rows.limit(query["limit"]).offset(query["offset"])), rows.count()
 
 
-def create_subscription(user: User, fetch_id: int, body: dict[str, Any]) -> Subscription:
+def create_subscription(user: User, job_id: int, body: dict[str, Any]) -> Subscription:
     try:
         with database.atomic():
-            job = access.require(user, fetch_id, access.READ)
+            job = access.require(user, job_id, access.READ)
             channel = _usable_channel(user, body["channel_id"])
-            if Subscription.get_or_none(Subscription.fetch == job.id,
+            if Subscription.get_or_none(Subscription.job == job.id,
                                         Subscription.channel == channel.id):
                 raise Conflict("This channel is already subscribed to this job")
-            return Subscription.create(fetch=job.id, channel=channel.id, user=user.id,
+            return Subscription.create(job=job.id, channel=channel.id, user=user.id,
                                        events=_unique(body["events"]), created_at=utcnow())
     except peewee.IntegrityError:
         raise Conflict("This channel is already subscribed to this job") from None
@@ -176,11 +176,11 @@ def _unique(events: list[str]) -> list[str]:
     return list(dict.fromkeys(events))
 
 
-def _own_subscription(user: User, fetch_id: int, subscription_id: int) -> Subscription:
+def _own_subscription(user: User, job_id: int, subscription_id: int) -> Subscription:
     """The subscription if the caller is its subscriber or the job's owner (or superuser)."""
-    job: Job = access.require(user, fetch_id, access.READ)
+    job: Job = access.require(user, job_id, access.READ)
     subscription = Subscription.get_or_none(Subscription.id == subscription_id,
-                                            Subscription.fetch == job.id)
+                                            Subscription.job == job.id)
     if subscription is None:
         raise NotFound(f"Notification with id {subscription_id} not found")
     if subscription.user_id != user.id and not user.is_superuser \
@@ -189,19 +189,19 @@ def _own_subscription(user: User, fetch_id: int, subscription_id: int) -> Subscr
     return subscription
 
 
-def update_subscription(user: User, fetch_id: int, subscription_id: int,
+def update_subscription(user: User, job_id: int, subscription_id: int,
                         changes: dict[str, Any]) -> Subscription:
     with database.atomic():
-        subscription = _own_subscription(user, fetch_id, subscription_id)
+        subscription = _own_subscription(user, job_id, subscription_id)
         if "events" in changes:
             subscription.events = _unique(changes["events"])
             subscription.save()
     return subscription
 
 
-def delete_subscription(user: User, fetch_id: int, subscription_id: int) -> None:
+def delete_subscription(user: User, job_id: int, subscription_id: int) -> None:
     with database.atomic():
-        _own_subscription(user, fetch_id, subscription_id).delete_instance()
+        _own_subscription(user, job_id, subscription_id).delete_instance()
 
 
 def list_deliveries(user: User, query: dict[str, Any]) -> tuple[list[Delivery], int]:
@@ -213,7 +213,7 @@ def list_deliveries(user: User, query: dict[str, Any]) -> tuple[list[Delivery], 
     if query.get("channel_id") is not None:
         rows = rows.where(Delivery.channel == query["channel_id"])
     if query.get("fetch_id") is not None:
-        rows = rows.where(Delivery.fetch == query["fetch_id"])
+        rows = rows.where(Delivery.job == query["fetch_id"])
     if query.get("status") is not None:
         rows = rows.where(Delivery.status == query["status"])
     return list(rows.limit(query["limit"]).offset(query["offset"])), rows.count()

@@ -29,15 +29,15 @@ def parse_since(text: str) -> Any:
                          "e.g. 2025-12-09T03:01:40Z") from None
 
 
-def list_results(user: User, fetch_id: int, query: dict[str, Any]
+def list_results(user: User, job_id: int, query: dict[str, Any]
                  ) -> tuple[list[JobResult], int]:
     """Newest first; ``status`` and ``since`` (created_at ≥) filter.
 
     Finished attempts (and results recorded by hand) only, or with ``status=running``
     the attempts in flight only: a running attempt is never counted as a failure.
     """
-    job = access.require(user, fetch_id, access.READ)
-    rows = JobResult.select().where(JobResult.fetch == job.id)
+    job = access.require(user, job_id, access.READ)
+    rows = JobResult.select().where(JobResult.job == job.id)
     status = query.get("status")
     if status == "running":
         rows = rows.where(IN_FLIGHT)
@@ -52,37 +52,37 @@ def list_results(user: User, fetch_id: int, query: dict[str, Any]
     return list(page.limit(query["limit"]).offset(query["offset"])), total
 
 
-def _result(fetch_id: int, result_id: int) -> JobResult:
-    result = JobResult.get_or_none(JobResult.id == result_id, JobResult.fetch == fetch_id)
+def _result(job_id: int, result_id: int) -> JobResult:
+    result = JobResult.get_or_none(JobResult.id == result_id, JobResult.job == job_id)
     if result is None:
         raise NotFound(f"Fetch data with id {result_id} not found")
     return result
 
 
-def create_result(user: User, fetch_id: int, body: dict[str, Any]) -> JobResult:
-    """A result recorded by hand: no run, so no job_id and no run times."""
-    job = access.require(user, fetch_id, access.WRITE)
+def create_result(user: User, job_id: int, body: dict[str, Any]) -> JobResult:
+    """A result recorded by hand: no run, so no run id (``job_id``) and no run times."""
+    job = access.require(user, job_id, access.WRITE)
     status_code = body.get("status_code")
     success = body.get("success")
     if success is None:
         success = status_code is not None and 200 <= status_code < 300
     now = utcnow()
     return JobResult.create(
-        fetch=job.id, job_id=None, name=body["name"], status_code=status_code,
+        job=job.id, run_id=None, name=body["name"], status_code=status_code,
         response=payload_text(body.get("response"), "response"),
         response_headers=body.get("response_headers") or {}, error=body.get("error"),
         success=success, attempt=1, created_at=now, updated_at=now)
 
 
-def get_result(user: User, fetch_id: int, result_id: int) -> JobResult:
-    job = access.require(user, fetch_id, access.READ)
+def get_result(user: User, job_id: int, result_id: int) -> JobResult:
+    job = access.require(user, job_id, access.READ)
     return _result(job.id, result_id)
 
 
-def update_result(user: User, fetch_id: int, result_id: int,
+def update_result(user: User, job_id: int, result_id: int,
                   changes: dict[str, Any]) -> JobResult:
     with database.atomic():
-        job = access.require(user, fetch_id, access.WRITE)
+        job = access.require(user, job_id, access.WRITE)
         result = _result(job.id, result_id)
         for name in ("name", "status_code", "error", "success"):
             if name in changes:
@@ -96,7 +96,7 @@ def update_result(user: User, fetch_id: int, result_id: int,
     return result
 
 
-def delete_result(user: User, fetch_id: int, result_id: int) -> None:
+def delete_result(user: User, job_id: int, result_id: int) -> None:
     with database.atomic():
-        job = access.require(user, fetch_id, access.OWNER)
+        job = access.require(user, job_id, access.OWNER)
         _result(job.id, result_id).delete_instance()

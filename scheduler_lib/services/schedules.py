@@ -70,14 +70,14 @@ def _validated(ctx: AppContext, fields: dict[str, Any], what: str = "Field") -> 
 
 
 def plan_next_run(job: Job, schedule: Schedule, now: datetime) -> None:
-    """Schedule ``job``'s next run from ``now``: a fresh ``job_id`` and ``next_run_at``.
+    """Schedule ``job``'s next run from ``now``: a fresh ``run_id`` and ``next_run_at``.
 
-    An inactive job gets no next run (``next_run_at`` null) and keeps its ``job_id``.
+    An inactive job gets no next run (``next_run_at`` null) and keeps its ``run_id``.
     """
     if not job.is_active:
         job.next_run_at = None
         return
-    job.job_id = str(uuid.uuid4())
+    job.run_id = str(uuid.uuid4())
     job.next_run_at = first_due(schedule.type, schedule.value, schedule.cron,
                                 schedule.timezone, now)
 
@@ -111,12 +111,12 @@ def usable_schedule(user: access.Caller, schedule_id: int) -> Schedule:
 def _reschedule_jobs(schedule: Schedule, now: datetime) -> int:
     """Give every active job on ``schedule`` a new next run; one-shot jobs that ran stay done."""
     count = 0
-    for job in Job.select().where(Job.execute == schedule.id, Job.is_active == True):  # noqa: E712
+    for job in Job.select().where(Job.schedule == schedule.id, Job.is_active == True):  # noqa: E712
         if not schedule.is_repeat and job.next_run_at is None and job.last_run_at is not None:
             continue
         plan_next_run(job, schedule, now)
         job.updated_at = now
-        job.save(only=[Job.job_id, Job.next_run_at, Job.updated_at])
+        job.save(only=[Job.run_id, Job.next_run_at, Job.updated_at])
         count += 1
     return count
 
@@ -144,7 +144,7 @@ def delete_schedule(ctx: AppContext, user: User, schedule_id: int) -> None:
     try:
         with database.atomic():
             schedule = get_schedule(user, schedule_id)
-            used = Job.select().where(Job.execute == schedule.id).count()
+            used = Job.select().where(Job.schedule == schedule.id).count()
             if used:
                 raise Conflict(f"Api execute with id {schedule_id} is still used by {used} "
                                "job(s); delete them or move them to another schedule first")

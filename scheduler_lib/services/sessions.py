@@ -62,7 +62,7 @@ def login(ctx: AppContext, identifier: str, password: str,
         ok = False
     else:
         ok = auth.check_password(password, user.password_hash)
-    if not ok:
+    if not ok or user is None:
         with database.atomic():
             throttle.record_failure(ctx.settings, account, client_addr)
             audit.record(client.as_user(user), "login.failed", resource="user",

@@ -76,7 +76,8 @@ def address_bucket(client_addr: str) -> str:
     return str(ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else ip)
 
 
-def _blocked_until(query: peewee.ModelSelect, limit: int, window: timedelta) -> datetime | None:
+def _blocked_until(query: peewee.ModelSelect[LoginFailure], limit: int,
+                   window: timedelta) -> datetime | None:
     """When the failures selected by ``query`` fall below ``limit``, if they reach it now.
 
     The ``limit``-th newest failure is the one whose expiry brings the count under

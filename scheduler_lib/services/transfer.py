@@ -113,30 +113,30 @@ def export_data(ctx: AppContext, username: str | None = None) -> dict[str, Any]:
     jobs = Job.select().order_by(Job.id)
     if username is not None:
         user = get_user_by_username(username)
-        mine = JobMember.select(JobMember.fetch_id).where(JobMember.user == user.id)
+        mine = JobMember.select(JobMember.job).where(JobMember.user == user.id)
         jobs = jobs.where(Job.id.in_(mine))
         job_list = list(jobs)
         # A job's schedule and preset travel with it, whoever owns them.
         schedules = schedules.where((Schedule.user == user.id)
-                                    | Schedule.id.in_([j.execute_id for j in job_list]))
+                                    | Schedule.id.in_([j.schedule_id for j in job_list]))
         presets = presets.where((HeaderPreset.user == user.id)
-                                | HeaderPreset.id.in_([j.header_id for j in job_list
-                                                       if j.header_id is not None]))
+                                | HeaderPreset.id.in_([j.header_preset_id for j in job_list
+                                                       if j.header_preset_id is not None]))
     else:
         job_list = list(jobs)
     subscriptions: dict[int, list[dict[str, Any]]] = {}
     channel_ids: set[int] = set()
-    for sub in Subscription.select().where(Subscription.fetch.in_([j.id for j in job_list]))\
+    for sub in Subscription.select().where(Subscription.job.in_([j.id for j in job_list]))\
             .order_by(Subscription.id):
-        subscriptions.setdefault(sub.fetch_id, []).append(
+        subscriptions.setdefault(sub.job_id, []).append(
             {"channel_ref": sub.channel_id, "username": names[sub.user_id], "events": sub.events})
         channel_ids.add(sub.channel_id)
     channels = Channel.select().order_by(Channel.id)
     if username is not None:
         channels = channels.where((Channel.user == user.id) | Channel.id.in_(list(channel_ids)))
     members: dict[int, list[dict[str, str]]] = {}
-    for member in JobMember.select().where(JobMember.fetch_id.in_([j.id for j in job_list])):
-        members.setdefault(member.fetch_id, []).append(
+    for member in JobMember.select().where(JobMember.job.in_([j.id for j in job_list])):
+        members.setdefault(member.job_id, []).append(
             {"username": names[member.user_id], "role": member.role})
     return {
         "format": FORMAT,
@@ -151,7 +151,7 @@ def export_data(ctx: AppContext, username: str | None = None) -> dict[str, Any]:
                       **{k: v for k, v in notify_service.channel_json(ctx, c).items()
                          if k in _CHANNEL_FIELDS}} for c in channels],
         "jobs": [{**{name: getattr(j, name) for name in _JOB_FIELDS},
-                  "execute_ref": j.execute_id, "header_ref": j.header_id,
+                  "execute_ref": j.schedule_id, "header_ref": j.header_preset_id,
                   "members": sorted(members.get(j.id, []),
                                     key=lambda m: (ROLES.index(m["role"]), m["username"])),
                   "notifications": subscriptions.get(j.id, [])}
@@ -229,7 +229,7 @@ class _Importer:
 
     def channel(self, where: str, item: dict[str, Any]) -> None:
         owner = self.owner(where, item.get("owner"))
-        body = {k: item.get(k) for k in _CHANNEL_FIELDS}
+        body: dict[str, Any] = {k: item.get(k) for k in _CHANNEL_FIELDS}
         self.check("channel", body)
         ref = item.get("ref")
         if MASK in body["target"]:
@@ -263,12 +263,12 @@ class _Importer:
             if channel_id is None:
                 continue   # its channel was left out (warned)
             self.check("subscription", {"channel_id": channel_id, "events": item.get("events")})
-            if Subscription.get_or_none((Subscription.fetch == job.id)
+            if Subscription.get_or_none((Subscription.job == job.id)
                                         & (Subscription.channel == channel_id)):
                 self.report.existing["subscription"] += 1
                 continue
             # The subscriber is the channel's owner, as through the API.
-            Subscription.create(fetch=job.id, channel=channel_id,
+            Subscription.create(job=job.id, channel=channel_id,
                                 user=Channel.get_by_id(channel_id).user_id,
                                 events=list(dict.fromkeys(item["events"])), created_at=utcnow())
             self.report.created["subscription"] += 1
@@ -297,7 +297,7 @@ class _Importer:
         found = Job.get_or_none(
             (Job.name == body["name"]) & (Job.type == body.get("type", "rest"))
             & (Job.method == body.get("method", "get").lower())
-            & (Job.endpoint == body["endpoint"]) & (Job.execute == body["execute_id"]))
+            & (Job.endpoint == body["endpoint"]) & (Job.schedule == body["execute_id"]))
         if found is not None:
             self.report.existing["job"] += 1
             self.subscriptions(where, found, item.get("notifications") or [])
@@ -311,7 +311,7 @@ class _Importer:
                 self.report.warnings.append(f"{where}: member {member.get('username')!r} "
                                             "does not exist here; left out")
             elif user.id != owner.id:
-                JobMember.insert(fetch=job.id, user=user.id, role=member["role"],
+                JobMember.insert(job=job.id, user=user.id, role=member["role"],
                                  created_at=now).on_conflict_ignore().execute()
         self.report.created["job"] += 1
         self.subscriptions(where, job, item.get("notifications") or [])

@@ -201,10 +201,10 @@ def delete_user(actor: User | None, user_id: int) -> None:
         target = get_user(user_id)
         if target.is_superuser and _superuser_count() <= 1:
             raise BadRequest("Cannot delete the last superuser")
-        owned = JobMember.select(JobMember.fetch_id).where(
+        owned = JobMember.select(JobMember.job).where(
             JobMember.user == user_id, JobMember.role == "owner")
-        co_owned = (JobMember.select(JobMember.fetch_id)
-                    .where(JobMember.fetch_id.in_(owned), JobMember.role == "owner",
+        co_owned = (JobMember.select(JobMember.job)
+                    .where(JobMember.job.in_(owned), JobMember.role == "owner",
                            JobMember.user != user_id))
         Job.delete().where(Job.id.in_(owned), Job.id.not_in(co_owned)).execute()
         still_used = (Job.select(Job.id).join(Schedule)

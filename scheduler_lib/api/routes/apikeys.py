@@ -83,7 +83,7 @@ def rotate_key(call: Call) -> Reply:
 _ROTATE_BODY = named("ApiKeyRotate", obj({"expires_at": _EXPIRES}))
 _ROTATE_SUMMARY = "Replace a key's secret (the old key stops working); optional new expiry"
 
-_KEYS = {"tag": "apikeys", "admin_only": True}
+_KEYS: dict[str, Any] = {"tag": "apikeys", "admin_only": True}
 
 ROUTES = [
     Route("GET", "/user/apikey", list_keys, "The caller's API keys", **_KEYS,

@@ -16,6 +16,7 @@ import logging
 import re
 import socket
 from types import ModuleType
+from typing import Any
 
 from ... import netguard
 from ...config import Settings
@@ -44,7 +45,7 @@ def _apprise() -> ModuleType:
     return apprise
 
 
-def _plugin(target: str) -> object | None:
+def _plugin(target: str) -> Any:   # an Apprise plugin (Apprise has no type information)
     apprise = _apprise()
     with apprise.LogCapture(level=logging.ERROR):
         return apprise.Apprise.instantiate(target, suppress_exceptions=True)

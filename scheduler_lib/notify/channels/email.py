@@ -62,8 +62,9 @@ class EmailTransport:
         except smtplib.SMTPAuthenticationError as exc:
             raise TransportError(f"SMTP login failed ({exc.smtp_code})") from None
         except smtplib.SMTPResponseException as exc:
-            raise TransportError(f"SMTP error {exc.smtp_code}: "
-                                 f"{exc.smtp_error.decode(errors='replace')[:200]}") from None
+            reply = exc.smtp_error
+            text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+            raise TransportError(f"SMTP error {exc.smtp_code}: {text[:200]}") from None
         except (smtplib.SMTPException, ssl.SSLError) as exc:
             raise TransportError(f"SMTP error: {exc}"[:300]) from None
         except TimeoutError:

@@ -18,13 +18,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from urllib.parse import urlparse, urlunparse
 
 import psycopg2
 import pytest
 
 __all__ = ["BACKENDS", "selected_backends", "PostgresCluster", "ScratchDatabase",
-           "session_database", "require_postgres"]
+           "session_database", "require_postgres", "query"]
 
 BACKENDS = ("sqlite", "postgres")
 ADMIN_URL = os.environ.get("SCHEDULER_TEST_POSTGRES_URL",
@@ -161,3 +162,11 @@ def session_database(cluster: PostgresCluster) -> Iterator[ScratchDatabase]:
     finally:
         database.close()
         cluster.drop_database(database.url)
+
+
+def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    """The rows of one statement on the PostgreSQL database at ``url`` (its own
+    connection: the servers under test may be dead)."""
+    with closing(psycopg2.connect(url)) as conn, conn.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()

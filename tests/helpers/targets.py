@@ -1,28 +1,32 @@
-"""Real local targets for job runs: a threaded HTTP server and a WebSocket server.
+"""Real local targets for job runs and notifications: a threaded HTTP server, a
+WebSocket server, and what an SMTP server (aiosmtpd) keeps of the mail it gets.
 
-Both bind 127.0.0.1 on a free port, record every request they get (method, path,
-headers, body, arrival time) and answer as configured. Use them as context managers
-or through the ``http_target`` / ``ws_target`` fixtures (import them into a test
-module). They never raise into the test process: a client that went away is
-ignored.
+The HTTP and WebSocket servers bind 127.0.0.1 on a free port, record every request
+they get (method, path, headers, body, arrival time) and answer as configured. Use
+them as context managers or through the ``http_target`` / ``ws_target`` fixtures of
+conftest.py (``smtp_server`` gives an ``Inbox`` behind a real SMTP server). They never
+raise into the test process: a client that went away is ignored. ``verify`` checks a
+webhook signature as a receiver would.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.policy import default as default_policy
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
-import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection, serve
 
 from scheduler_lib.timeutil import utcnow
 
-__all__ = ["Recorded", "HttpTarget", "WsTarget", "http_target", "ws_target"]
+__all__ = ["Recorded", "HttpTarget", "WsTarget", "Inbox", "verify"]
 
 
 @dataclass
@@ -187,14 +191,19 @@ class WsTarget(_Target):
             pass
 
 
-@pytest.fixture
-def http_target() -> Iterator[HttpTarget]:
-    with HttpTarget() as target:
-        yield target
+class Inbox:
+    """aiosmtpd handler keeping every mail received."""
+
+    def __init__(self) -> None:
+        self.mails: list[tuple[list[str], object]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        self.mails.append((list(envelope.rcpt_tos),
+                           message_from_bytes(envelope.content, policy=default_policy)))
+        return "250 Message accepted for delivery"
 
 
-@pytest.fixture
-def ws_target() -> Iterator[WsTarget]:
-    with WsTarget() as target:
-        yield target
-
+def verify(secret: str, body: bytes, header: str) -> bool:
+    """What a receiver does: HMAC-SHA256 of the exact body bytes, keyed with the secret."""
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header)

@@ -1,4 +1,4 @@
-"""Shared set-up for the /fetch resource tests: people by role and one job they share.
+"""The /fetch resource tests' world: people by role and one job they share.
 
 ``make_world(server)`` creates ``owner``, ``editor``, ``viewer`` and ``outsider``, an
 hourly schedule and a header preset of the owner's, and a job of the owner's with
@@ -22,7 +22,7 @@ def snapshot() -> dict[str, list[dict[str, Any]]]:
     """Every row of schedules, presets, jobs, members and results."""
     tables = {}
     for model in (Schedule, HeaderPreset, Job, JobMember, JobResult):
-        order = [model.fetch, model.user] if model is JobMember else [model.id]
+        order = [model.job, model.user] if model is JobMember else [model.id]
         tables[model.__name__] = list(model.select().order_by(*order).dicts())
     return tables
 
