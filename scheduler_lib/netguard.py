@@ -11,7 +11,7 @@ Public surface:
 - ``guarded_pool_manager(**kw)`` — a ``urllib3.PoolManager`` whose new connections
   only ever go to checked public addresses (webhooks);
 - ``public_addresses(host, port)`` — every address of ``host``, all checked: the jobs'
-  REST executor resolves through it (aiohttp connects only to what it returns);
+  REST executor resolves through it and connects only to what it returns;
 - ``connect_public(host, port, timeout)`` — a TCP socket to a checked public address
   (WebSocket handshakes, any other raw sender);
 - ``check_url(url)`` — resolve and check a URL's host now, for senders that connect

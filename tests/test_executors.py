@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import socket
+import ssl
+import subprocess
+import threading
 import time
 from datetime import datetime, timezone
 
@@ -218,3 +223,144 @@ def test_a_new_job_type_is_one_registration(monkeypatch):
     second = asyncio.run(perform(Attempt(job, "run-1", 2, now, result_id=2), executors))
     assert (first.success, first.response, first.error) == (True, "run-1/1", None)
     assert (second.success, second.error) == (False, "echo disagreed")
+
+
+class RawTarget:
+    """A TCP server answering each request (read up to its blank line) with ``answer``,
+    bytes as given, then closing when ``close`` is set: answers no HTTP library sends."""
+
+    def __init__(self, answer: bytes, close: bool = False):
+        self.answer, self.close = answer, close
+        self.requests: list[bytes] = []
+        self.connections = 0
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            data = b""
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+                while b"\r\n\r\n" in data:
+                    head, data = data.split(b"\r\n\r\n", 1)
+                    self.requests.append(head)
+                    conn.sendall(self.answer)
+                    if self.close:
+                        return
+
+    def stop(self) -> None:
+        self._server.close()
+
+
+@pytest.fixture
+def raw_target():
+    targets: list[RawTarget] = []
+
+    def start(answer: bytes, close: bool = False) -> RawTarget:
+        targets.append(RawTarget(answer, close))
+        return targets[-1]
+
+    yield start
+    for target in targets:
+        target.stop()
+
+
+def test_chunked_and_until_close_bodies_are_read_whole(raw_target):
+    chunked = raw_target(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         b"3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n")
+    executor = http()
+    for _ in range(2):
+        outcome = executor.execute(Request(chunked.url))
+        assert (outcome.status_code, outcome.body, outcome.error) == (200, b"abcdefg", None)
+    assert chunked.connections == 1
+    until_close = raw_target(b"HTTP/1.0 200 OK\r\nX-A: 1\r\nX-A: 2\r\n\r\nall of it", close=True)
+    outcome = executor.execute(Request(until_close.url))
+    assert (outcome.body, outcome.headers["X-A"], outcome.error) == (b"all of it", "1, 2", None)
+
+
+def test_an_answer_cut_short_or_garbled_is_a_failure(raw_target):
+    cut = raw_target(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this", close=True)
+    outcome = http().execute(Request(cut.url))
+    assert outcome.status_code is None and outcome.error == "connection closed by the target"
+    garbage = raw_target(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+    outcome = http().execute(Request(garbage.url))
+    assert outcome.error.startswith("connection error: invalid response")
+
+
+def test_head_answers_have_no_body_and_the_connection_is_kept(raw_target):
+    target = raw_target(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n")
+    executor = http()
+    for _ in range(2):
+        outcome = executor.execute(Request(target.url, method="HEAD"))
+        assert (outcome.status_code, outcome.body, outcome.error) == (200, b"", None)
+    assert target.connections == 1
+
+
+def test_a_connection_the_target_closed_while_idle_is_not_reused(raw_target):
+    target = raw_target(b"HTTP/1.1 204 No Content\r\n\r\n", close=True)
+    executor = http()
+    for _ in range(3):
+        assert executor.execute(Request(target.url)).status_code == 204
+    assert target.connections == 3
+
+
+def test_request_line_host_and_credentials(raw_target):
+    target = raw_target(b"HTTP/1.1 204 No Content\r\n\r\n")
+    port = target.url.rsplit(":", 1)[1]
+    outcome = http().execute(Request(f"http://us%40er:p%3Ass@127.0.0.1:{port}/a b/é?q=1 2#frag",
+                                     method="DELETE"))
+    assert outcome.error is None
+    [head] = target.requests
+    lines = head.decode().split("\r\n")
+    assert lines[0] == "DELETE /a%20b/%C3%A9?q=1%202 HTTP/1.1"
+    assert f"Host: 127.0.0.1:{port}" in lines
+    assert f"Authorization: Basic {base64.b64encode(b'us@er:p:ss').decode()}" in lines
+    assert "Content-Length: 0" in lines   # a method that may carry a body says it has none
+
+
+def test_a_header_that_would_split_the_request_is_refused(raw_target):
+    target = raw_target(b"HTTP/1.1 204 No Content\r\n\r\n")
+    outcome = http().execute(Request(target.url, headers={"X-A": "1\r\nX-Injected: 2"}))
+    assert outcome.error.startswith("invalid request") and target.requests == []
+
+
+def test_https_with_a_trusted_certificate(tmp_path, monkeypatch):
+    """TLS end to end: SNI and the certificate check by name, against a local server
+    whose self-signed certificate the client is told to trust (SSL_CERT_FILE)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with context.wrap_socket(conn, server_side=True) as tls:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += tls.recv(65536)
+            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecure")
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        outcome = http().execute(Request(f"https://localhost:{port}/"))
+        assert (outcome.status_code, outcome.body, outcome.error) == (200, b"secure", None)
+    finally:
+        server.close()

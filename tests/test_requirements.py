@@ -35,7 +35,7 @@ def test_the_runtime_set_is_what_serve_imports():
     runtime = set(pins("requirements.txt"))
     modules = {"bottle": "bottle", "cheroot": "cheroot", "peewee": "peewee",
                "playhouse": "peewee", "jwt": "pyjwt", "bcrypt": "bcrypt", "click": "click",
-               "aiohttp": "aiohttp", "yarl": "yarl", "multidict": "multidict", "uvloop": "uvloop",
+               "httptools": "httptools", "uvloop": "uvloop",
                "urllib3": "urllib3", "websockets": "websockets", "cronsim": "cronsim",
                "jsonschema": "jsonschema", "prometheus_client": "prometheus-client",
                "psycopg2": "psycopg2-binary", "re2": "google-re2", "jsonpath": "python-jsonpath",

@@ -2,8 +2,8 @@
 notification's delivery).
 
 Shared by the job types and the webhook channel, whatever client they use: urllib3
-(webhooks), aiohttp (REST jobs: its errors are ``OSError``/``ssl.SSLError`` subclasses
-carrying the cause in ``os_error``, refined in ``rest.py``) and ``websockets``. It
+(webhooks), asyncio's connections (REST jobs: ``OSError``/``ssl.SSLError``, with the
+client's own errors named in ``rest.py``) and ``websockets``. It
 imports no HTTP client of its own, so the API process of ``serve`` loads none for it.
 """
 
@@ -28,11 +28,10 @@ __all__ = ["describe_failure", "root_cause"]
 
 
 def root_cause(exc: BaseException) -> BaseException:
-    """The innermost exception of ``exc``'s chain (or the OS error a client wrapped)."""
+    """The innermost exception of ``exc``'s chain."""
     while exc.__cause__ is not None or exc.__context__ is not None:
         exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-    wrapped = getattr(exc, "os_error", None)   # aiohttp's connector errors
-    return wrapped if isinstance(wrapped, BaseException) else exc
+    return exc
 
 
 def describe_failure(exc: BaseException, timeout: float, host: str) -> str:
