@@ -82,6 +82,21 @@ def scratch_postgres() -> tuple[str, Any]:
     return POSTGRES_ADMIN.rsplit("/", 1)[0] + "/" + name, drop
 
 
+def postgres_cpu_seconds(db_url: str) -> float:
+    """CPU time so far of the PostgreSQL backends serving ``db_url``'s database (the
+    server's connections; PostgreSQL runs on this machine). Not in the server's own
+    figure: shown beside it."""
+    import psycopg2
+
+    name = db_url.rsplit("/", 1)[1]
+    with psycopg2.connect(POSTGRES_ADMIN) as admin, admin.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s "
+                       "AND pid <> pg_backend_pid()", (name,))
+        pids = [row[0] for row in cursor.fetchall()]
+    admin.close()
+    return sum(cpu_seconds(pid) for pid in pids)
+
+
 def seed(db_url: str, jobs: int, interval: int, target: str) -> list[int]:
     """Create ``jobs`` inactive jobs through the services layer; their ids."""
     from scheduler_lib.config import load_settings
@@ -299,6 +314,7 @@ def one_run(args: argparse.Namespace) -> dict[str, Any]:
             time.sleep(max(0.0, (begin - utcnow()).total_seconds()))
             rss.append(rss_mb(proj.proc.pid))
             cpu_before = cpu_seconds(proj.proc.pid)
+            postgres_before = postgres_cpu_seconds(proj.db_url) if drop else 0.0
             engine_before = cpu_seconds(proj.proc.pid, children_only=True)
             reader = Reader(proj.port, token, job_ids, args.reads) if args.api_in_use else None
             if reader is not None:
@@ -313,6 +329,8 @@ def one_run(args: argparse.Namespace) -> dict[str, Any]:
             end = utcnow()
             cpu_window = cpu_seconds(proj.proc.pid) - cpu_before
             engine_window = cpu_seconds(proj.proc.pid, children_only=True) - engine_before
+            postgres_window = (postgres_cpu_seconds(proj.db_url) - postgres_before
+                               if drop else 0.0)
             if reader is not None:
                 reader.__exit__()
                 reads["loaded"] = reader.latencies_ms
@@ -345,6 +363,7 @@ def one_run(args: argparse.Namespace) -> dict[str, Any]:
     f["cpu_us_per_run"] = cpu_window / max(f["runs"], 1) * 1e6
     f["cpu_share"] = cpu_window / f["window_s"]
     f["engine_cpu_us_per_run"] = engine_window / max(f["runs"], 1) * 1e6
+    f["postgres_cpu_us_per_run"] = postgres_window / max(f["runs"], 1) * 1e6
     f["rss_max"] = max(rss)
     due_share = f["runs"] / max(f["expected"], 1)
     print()
@@ -364,6 +383,10 @@ def one_run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"| of which the engine process | {engine_window / f['window_s']:.0%} of one "
               f"core, {f['engine_cpu_us_per_run']:.0f} us per run | "
               f"{f['engine_cpu_us_per_run'] / f['cpu_us_per_run']:.0%} of the server's |")
+    if postgres_window:
+        print(f"| PostgreSQL's backends (not in the server's figure) | "
+              f"{postgres_window / f['window_s']:.0%} of one core, "
+              f"{f['postgres_cpu_us_per_run']:.0f} us per run | |")
     print(f"| server RSS in the window, max | {f['rss_max']:.0f} MB | |")
     if reads:
         for name in ("idle", "loaded"):
@@ -412,7 +435,9 @@ def main() -> None:
         for n, f in enumerate(runs, 1):
             print(f"| {n} | {f['runs'] / max(f['expected'], 1):.1%} | {f['late_p50']:.1f} / "
                   f"{f['late_p99']:.1f} / {f['late_max']:.1f} | {f['cpu_us_per_run']:.0f} "
-                  f"({f['engine_cpu_us_per_run']:.0f}) | {f['rss_max']:.0f} | "
+                  f"({f['engine_cpu_us_per_run']:.0f})"
+                  + (f" + PostgreSQL {f['postgres_cpu_us_per_run']:.0f}" if args.postgres else "")
+                  + f" | {f['rss_max']:.0f} | "
                   f"{f['loaded_rps']:.0f} / {f['idle_rps']:.0f} = "
                   f"{f['loaded_rps'] / f['idle_rps']:.0%} |")
 
