@@ -229,8 +229,10 @@ class RawTarget:
     """A TCP server answering each request (read up to its blank line) with ``answer``,
     bytes as given, then closing when ``close`` is set: answers no HTTP library sends."""
 
-    def __init__(self, answer: bytes, close: bool = False):
+    def __init__(self, answer: bytes, close: bool = False, answers_per_connection: int = 0):
         self.answer, self.close = answer, close
+        # After this many answers, the next request's connection is closed unanswered.
+        self.answers_per_connection = answers_per_connection
         self.requests: list[bytes] = []
         self.connections = 0
         self._server = socket.create_server(("127.0.0.1", 0))
@@ -249,6 +251,7 @@ class RawTarget:
     def _answer(self, conn: socket.socket) -> None:
         with conn:
             data = b""
+            answered = 0
             while True:
                 chunk = conn.recv(65536)
                 if not chunk:
@@ -257,7 +260,10 @@ class RawTarget:
                 while b"\r\n\r\n" in data:
                     head, data = data.split(b"\r\n\r\n", 1)
                     self.requests.append(head)
+                    if answered == self.answers_per_connection > 0:
+                        return
                     conn.sendall(self.answer)
+                    answered += 1
                     if self.close:
                         return
 
@@ -269,8 +275,8 @@ class RawTarget:
 def raw_target():
     targets: list[RawTarget] = []
 
-    def start(answer: bytes, close: bool = False) -> RawTarget:
-        targets.append(RawTarget(answer, close))
+    def start(answer: bytes, close: bool = False, answers_per_connection: int = 0) -> RawTarget:
+        targets.append(RawTarget(answer, close, answers_per_connection))
         return targets[-1]
 
     yield start
@@ -315,6 +321,18 @@ def test_a_connection_the_target_closed_while_idle_is_not_reused(raw_target):
     for _ in range(3):
         assert executor.execute(Request(target.url)).status_code == 204
     assert target.connections == 3
+
+
+def test_a_kept_alive_connection_closed_at_reuse_is_retried_only_when_idempotent(raw_target):
+    target = raw_target(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                        answers_per_connection=1)
+    executor = http()
+    assert executor.execute(Request(target.url)).body == b"ok"
+    assert executor.execute(Request(target.url)).body == b"ok"   # on a second connection
+    assert (target.connections, len(target.requests)) == (2, 3)
+    outcome = executor.execute(Request(target.url, method="POST", body="{}"))
+    assert outcome.error == "connection closed by the target"   # may have been acted on
+    assert (target.connections, len(target.requests)) == (2, 4)
 
 
 def test_request_line_host_and_credentials(raw_target):

@@ -42,6 +42,8 @@ __all__ = ["HttpExecutor", "status_expected", "describe_failure"]
 
 _PARSED_URLS = 4096     # parsed endpoints kept (a job's endpoint is parsed once)
 _IDLE_SECONDS = 15.0    # an idle connection is closed rather than reused after this
+# Methods a request may be repeated with (RFC 9110 9.2.2).
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 # Methods sent without ``Content-Length: 0`` when they carry no body.
 _BODILESS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "CONNECT"})
 # What stays as it is in a request target (RFC 3986 reserved and unreserved characters,
@@ -118,6 +120,7 @@ class _Connection(asyncio.Protocol):
         self._until_eof = False   # an answer without a length: its body ends at EOF
         self.reusable = False
         self.closed = False
+        self.answered = False   # a byte of an answer to the current request came
         self.idle_since = 0.0
 
     # -- asyncio.Protocol ------------------------------------------------------------
@@ -129,6 +132,7 @@ class _Connection(asyncio.Protocol):
         if self._parser is None or self._answer is None or self._answer.done():
             self.close()   # nothing was asked: the connection is not usable
             return
+        self.answered = True
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:   # 101 Switching Protocols: the answer
@@ -154,7 +158,7 @@ class _Connection(asyncio.Protocol):
         self._headers, self._body, self._size = [], [], 0
         self._cap, self._head_only = cap, head_only
         self._headers_done = self._until_eof = False
-        self.reusable = False
+        self.reusable = self.answered = False
         self._transport.write(head + body if body else head)
         return self._answer
 
@@ -274,23 +278,38 @@ class HttpExecutor:
         if isinstance(endpoint, str):
             return Outcome(error=endpoint)
         method = request.method.upper()
-        head = _head(method, endpoint, request)
+        body = request.body.encode() if request.body is not None else None
+        head = _head(method, endpoint, request.headers, body)
         if head is None:
             return Outcome(error="invalid request: a header name or value holds CR, LF or NUL")
-        body = request.body.encode() if request.body is not None else None
         guarded = self.deny_private_networks and not request.allow_private_networks
         key = (endpoint.tls, endpoint.host, endpoint.port, guarded)
         connection: _Connection | None = None
         try:
             async with asyncio.timeout(request.timeout):
-                connection = self._reuse(key) or await self._open(endpoint, guarded)
-                outcome = await connection.request(head, body, self.max_response_bytes,
-                                                   method == "HEAD")
+                for reused in (True, False):
+                    connection = self._reuse(key) if reused else await self._open(
+                        endpoint, guarded)
+                    if connection is None:
+                        continue
+                    try:
+                        outcome = await connection.request(head, body, self.max_response_bytes,
+                                                           method == "HEAD")
+                        break
+                    except ConnectionClosed:
+                        # A kept-alive connection the target closed just as it was reused
+                        # (its idle timeout): an idempotent request, not answered at all,
+                        # goes again on a new connection. Others fail: the target may have
+                        # acted on them.
+                        if not reused or connection.answered or method not in _IDEMPOTENT:
+                            raise
+                        connection.close()
         except Exception as exc:  # every failure becomes the result's error
             return Outcome(error=describe_failure(exc, request.timeout, endpoint.host))
         finally:
             if connection is not None and not connection.reusable:
                 connection.close()
+        assert connection is not None   # the loop above returned an outcome on one
         if connection.reusable:
             connection.idle_since = time.monotonic()
             self._idle.setdefault(key, deque()).append(connection)
@@ -346,21 +365,22 @@ class HttpExecutor:
         return self._tls_context
 
 
-def _head(method: str, endpoint: _Endpoint, request: Request) -> bytes | None:
+def _head(method: str, endpoint: _Endpoint, headers: dict[str, str],
+          body: bytes | None) -> bytes | None:
     """The request line and headers, or None when a header could split the request."""
     lines = [f"{method} {endpoint.target} HTTP/1.1", f"Host: {endpoint.host_header}"]
-    names = {name.lower() for name in request.headers}
+    names = {name.lower() for name in headers}
     if "accept" not in names:
         lines.append("Accept: */*")
     if endpoint.authorization and "authorization" not in names:
         lines.append(f"Authorization: {endpoint.authorization}")
-    for name, value in request.headers.items():
+    for name, value in headers.items():
         line = f"{name}: {value}"
         if len(line.translate(_FORBIDDEN_IN_HEADERS)) != len(line):
             return None
         lines.append(line)
-    if request.body is not None:
-        lines.append(f"Content-Length: {len(request.body.encode())}")
+    if body is not None:
+        lines.append(f"Content-Length: {len(body)}")
     elif method not in _BODILESS:
         lines.append("Content-Length: 0")
     lines.append("\r\n")
