@@ -115,7 +115,7 @@ def project_env(db_url: str, port: int, **settings: Any) -> dict[str, str]:
     for key, value in settings.items():
         if isinstance(value, bool):
             value = "true" if value else "false"
-        env["SCHEDULER_" + key.upper()] = str(value)
+        env["SCHEDULER_" + key.replace("__", "_", 1).upper()] = str(value)
     return env
 
 

@@ -276,6 +276,8 @@ def one_run(args: argparse.Namespace) -> dict[str, Any]:
     settings: dict[str, Any] = {"scheduler__enabled": True}
     if args.workers:
         settings["scheduler__workers"] = args.workers
+    if args.one_process:
+        settings["scheduler__engine_process"] = False
     print(f"# bench/engine.py — {machine()}")
     print(f"# {args.jobs} jobs every {args.interval}s, {'PostgreSQL' if drop else 'SQLite'}, "
           f"window {args.window}s after {args.warmup}s warm-up; "
@@ -421,6 +423,8 @@ def main() -> None:
     parser.add_argument("--api-connections", type=int, default=16)
     parser.add_argument("--api-seconds", type=int, default=5)
     parser.add_argument("--workers", type=int, default=None, help="scheduler.workers")
+    parser.add_argument("--one-process", action="store_true",
+                        help="scheduler.engine_process = false: the engine inside serve")
     parser.add_argument("--repeat", type=int, default=1, help="consecutive runs, each printed")
     parser.add_argument("--timeline", action="store_true", help="lateness per second")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
