@@ -42,6 +42,7 @@ __all__ = ["HttpExecutor", "status_expected", "describe_failure"]
 
 _PARSED_URLS = 4096     # parsed endpoints kept (a job's endpoint is parsed once)
 _IDLE_SECONDS = 15.0    # an idle connection is closed rather than reused after this
+_MAX_HEAD_BYTES = 64 * 1024   # status line and headers of an answer, interim ones included
 # Methods a request may be repeated with (RFC 9110 9.2.2).
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 # Methods sent without ``Content-Length: 0`` when they carry no body.
@@ -117,6 +118,7 @@ class _Connection(asyncio.Protocol):
         self._cap = 0
         self._head_only = False
         self._headers_done = False
+        self._head_bytes = 0      # received before the headers ended
         self._until_eof = False   # an answer without a length: its body ends at EOF
         self.reusable = False
         self.closed = False
@@ -133,6 +135,12 @@ class _Connection(asyncio.Protocol):
             self.close()   # nothing was asked: the connection is not usable
             return
         self.answered = True
+        if not self._headers_done:
+            self._head_bytes += len(data)
+            if self._head_bytes > _MAX_HEAD_BYTES:   # the parser would keep it all
+                self._fail(InvalidResponse(
+                    f"invalid response (headers over {_MAX_HEAD_BYTES // 1024} KiB)"))
+                return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:   # 101 Switching Protocols: the answer
@@ -158,6 +166,7 @@ class _Connection(asyncio.Protocol):
         self._headers, self._body, self._size = [], [], 0
         self._cap, self._head_only = cap, head_only
         self._headers_done = self._until_eof = False
+        self._head_bytes = 0
         self.reusable = self.answered = False
         self._transport.write(head + body if body else head)
         return self._answer
