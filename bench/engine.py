@@ -8,6 +8,7 @@ Usage::
     .venv/bin/python bench/engine.py --jobs 100000 --interval 600 --window 15 \
         --api-connections 64
     .venv/bin/python bench/engine.py --postgres            # the same on PostgreSQL
+    .venv/bin/python bench/engine.py --one-process         # engine inside serve
 
 Runs ``scheduler.py serve`` (engine on, default settings) and a fast local target
 (``target_server.py``), each in its own process. Then:
@@ -24,8 +25,9 @@ Runs ``scheduler.py serve`` (engine on, default settings) and a fast local targe
    of random jobs, ``--reads`` per second) and their latency is compared with the
    same reads once the jobs are paused. The server's CPU time in the window (every
    process of it: user + system) divided by the runs gives the CPU per run (the
-   engine process's share shown apart); its resident memory (the sum over its
-   processes) is sampled through the window.
+   engine process's share shown apart; on PostgreSQL the CPU of the database's
+   backends is shown beside it); its resident memory (the sum over its processes)
+   is sampled through the window.
 4. API loaded: the same wrk run while the engine works; then every job is paused and
    the API is measured idle again. The idle figure is the median of both idle runs.
 

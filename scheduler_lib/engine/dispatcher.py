@@ -209,6 +209,7 @@ class Engine:
         while not self._stopping.is_set():
             self.last_tick = time.monotonic()
             try:
+                backend().prepare_dispatcher_connection()
                 now = self.clock()
                 failed = 0
                 with store.transaction():
