@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import machine, percentile, project, python_server, request  # noqa: E402
-from engine import TARGET, scratch_postgres, seed, window_figures  # noqa: E402
+from engine import TARGET, activate, scratch_postgres, seed, window_figures  # noqa: E402
 
 
 class Receiver:
@@ -101,8 +101,9 @@ def main() -> None:
         with python_server(TARGET) as (_target, target_port), \
                 project(db_url, scheduler__enabled=True) as proj:
             token = proj.login()
-            first = seed(proj.db_url, args.jobs, args.interval,
-                         f"http://127.0.0.1:{target_port}", lead=3.0)
+            job_ids = seed(proj.db_url, args.jobs, args.interval,
+                           f"http://127.0.0.1:{target_port}")
+            first = activate(job_ids, args.interval, lead=3.0)
             subscribe(proj.port, token, receiver.url, args.subscribed)
             begin = first + timedelta(seconds=args.warmup)
             time.sleep(max(0.0, (begin - utcnow()).total_seconds()) + args.window)
