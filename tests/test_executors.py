@@ -308,6 +308,10 @@ def test_an_answer_cut_short_or_garbled_is_a_failure(raw_target):
     endless = raw_target(b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 200_000)
     outcome = http().execute(Request(endless.url))
     assert outcome.error == "connection error: invalid response (headers over 64 KiB)"
+    # A small head and a big body in one write is an answer like any other.
+    big = raw_target(b"HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n" + b"b" * 200_000)
+    outcome = http(cap=300_000).execute(Request(big.url))
+    assert (outcome.error, len(outcome.body)) == (None, 200_000)
 
 
 def test_head_answers_have_no_body_and_the_connection_is_kept(raw_target):

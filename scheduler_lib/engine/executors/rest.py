@@ -135,18 +135,18 @@ class _Connection(asyncio.Protocol):
             self.close()   # nothing was asked: the connection is not usable
             return
         self.answered = True
-        if not self._headers_done:
-            self._head_bytes += len(data)
-            if self._head_bytes > _MAX_HEAD_BYTES:   # the parser would keep it all
-                self._fail(InvalidResponse(
-                    f"invalid response (headers over {_MAX_HEAD_BYTES // 1024} KiB)"))
-                return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:   # 101 Switching Protocols: the answer
             self._finish(keep_alive=False)
         except httptools.HttpParserError as exc:
             self._fail(InvalidResponse(f"invalid response ({exc})"))
+        if not self._headers_done:
+            # The parser keeps an unfinished head whole: past the cap, give up.
+            self._head_bytes += len(data)
+            if self._head_bytes > _MAX_HEAD_BYTES:
+                self._fail(InvalidResponse(
+                    f"invalid response (headers over {_MAX_HEAD_BYTES // 1024} KiB)"))
 
     def eof_received(self) -> bool:
         self._end_of_stream()
