@@ -17,7 +17,7 @@ from helpers.http import free_port
 
 from scheduler_lib import __version__
 from scheduler_lib.config import load_settings
-from scheduler_lib.engine.executors import Outcome, Request
+from scheduler_lib.engine.executors import Outcome, Request, rest
 from scheduler_lib.engine.executors.registry import EXECUTORS
 from scheduler_lib.engine.executors.rest import HttpExecutor, status_expected
 from scheduler_lib.engine.executors.websocket import SEPARATOR, WebSocketExecutor
@@ -236,6 +236,7 @@ class RawTarget:
         self.answers_per_connection = answers_per_connection
         self.requests: list[bytes] = []
         self.connections = 0
+        self.closed_by_client = 0
         self._server = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
         threading.Thread(target=self._serve, daemon=True).start()
@@ -256,6 +257,7 @@ class RawTarget:
             while True:
                 chunk = conn.recv(65536)
                 if not chunk:
+                    self.closed_by_client += 1
                     return
                 data += chunk
                 while b"\r\n\r\n" in data:
@@ -341,6 +343,20 @@ def test_a_kept_alive_connection_closed_at_reuse_is_retried_only_when_idempotent
     outcome = executor.execute(Request(target.url, method="POST", body="{}"))
     assert outcome.error == "connection closed by the target"   # may have been acted on
     assert (target.connections, len(target.requests)) == (2, 4)
+
+
+def test_idle_connections_are_closed_after_a_while(raw_target, monkeypatch):
+    monkeypatch.setattr(rest, "_IDLE_SECONDS", 0.0)   # every idle connection is old
+    first = raw_target(b"HTTP/1.1 204 No Content\r\n\r\n")
+    second = raw_target(b"HTTP/1.1 204 No Content\r\n\r\n")
+    executor = http()
+    assert executor.execute(Request(first.url)).status_code == 204
+    assert first.closed_by_client == 0
+    assert executor.execute(Request(second.url)).status_code == 204
+    deadline = time.monotonic() + 5
+    while first.closed_by_client == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert first.closed_by_client == 1
 
 
 def test_request_line_host_and_credentials(raw_target):

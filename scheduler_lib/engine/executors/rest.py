@@ -249,6 +249,7 @@ class HttpExecutor:
         self._idle: dict[tuple[bool, str, int, bool], deque[_Connection]] = {}
         self._parsed: dict[str, _Endpoint | str] = {}
         self._tls_context: ssl.SSLContext | None = None
+        self._next_sweep = 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings, pool_size: int) -> HttpExecutor:
@@ -293,6 +294,7 @@ class HttpExecutor:
             return Outcome(error="invalid request: a header name or value holds CR, LF or NUL")
         guarded = self.deny_private_networks and not request.allow_private_networks
         key = (endpoint.tls, endpoint.host, endpoint.port, guarded)
+        self._sweep()
         connection: _Connection | None = None
         try:
             async with asyncio.timeout(request.timeout):
@@ -331,6 +333,19 @@ class HttpExecutor:
                 self._parsed.clear()
             endpoint = self._parsed[url] = _parse_endpoint(url)
         return endpoint
+
+    def _sweep(self) -> None:
+        """Close the connections idle for longer than ``_IDLE_SECONDS`` (looked at once
+        per ``_IDLE_SECONDS``): targets no job calls any more hold no socket open."""
+        now = time.monotonic()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + _IDLE_SECONDS
+        for key, idle in list(self._idle.items()):
+            while idle and (idle[0].closed or idle[0].idle_since < now - _IDLE_SECONDS):
+                idle.popleft().close()   # the oldest first
+            if not idle:
+                del self._idle[key]
 
     def _reuse(self, key: tuple[bool, str, int, bool]) -> _Connection | None:
         """The most recently used idle connection to the target that is still open."""
