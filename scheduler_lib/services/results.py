@@ -54,7 +54,10 @@ def list_results(user: User, job_id: int, query: dict[str, Any]
     page = list(rows.select_extend(fn.COUNT(JobResult.id).over().alias("total_rows"))
                 .order_by(JobResult.created_at.desc(), JobResult.id.desc())
                 .limit(query["limit"]).offset(query["offset"]))
-    total = cast(Any, page[0]).total_rows if page else rows.count()
+    if page:
+        total = cast(Any, page[0]).total_rows
+    else:   # an empty first page is an empty list; past the end, a count is needed
+        total = rows.count() if query["offset"] else 0
     return page, total
 
 
